@@ -1,0 +1,56 @@
+# serbench: `make benchmark` and `make test` are the whole set-up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+SERBENCH := $(VENV)/bin/serbench
+CONFIG ?= experiments/benchmark.toml
+JOBS   ?= 2
+# Extras installed into .venv: tests need dev; the benchmark also trains the CNN.
+EXTRAS ?= dev
+
+.PHONY: help venv benchmark test test-all perf ui lint format clean synth
+
+help:
+	@echo "make benchmark   run $(CONFIG) (real corpora under SERBENCH_DATA, else synthetic)"
+	@echo "make test        run the test suite (real-data tests too when SERBENCH_DATA is set)"
+	@echo "make perf        extraction throughput on RAVDESS vs naive librosa (results/perf/)"
+	@echo "make ui          open the MLflow UI on the results store"
+	@echo "make lint        ruff"
+	@echo "make clean       remove caches and the virtualenv"
+
+$(VENV)/.stamp-%: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e ".[$*]"
+	@touch $@
+
+venv: $(VENV)/.stamp-dev
+
+test: $(VENV)/.stamp-dev
+	$(PY) -m pytest -n $(JOBS) -q
+
+test-all: $(VENV)/.stamp-dev
+	$(PY) -m pytest -n $(JOBS) -q -m "slow or not slow"
+
+benchmark: $(VENV)/.stamp-dev
+	$(SERBENCH) run $(CONFIG) --n-jobs $(JOBS)
+
+perf: $(VENV)/.stamp-dev
+	$(PY) -m benchmark.perf --n-jobs $(JOBS) --out results/perf
+
+ui: $(VENV)/.stamp-dev
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///results/mlflow.db --host 127.0.0.1 --port 5000
+
+lint: $(VENV)/.stamp-dev
+	$(VENV)/bin/ruff check benchmark features tests
+
+format: $(VENV)/.stamp-dev
+	$(VENV)/bin/ruff format benchmark features tests
+
+synth: $(VENV)/.stamp-dev
+	$(SERBENCH) synth data/synth
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info .cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,137 @@
+"""The one way serbench reads audio.
+
+Files are opened by *content* through libsndfile (an AIFF stream inside a ``.wav`` file loads),
+resampled with soxr and downmixed to mono. Every failure raises :class:`AudioError`, whose
+message names the file and the reason, so callers can report it and carry on.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3", ".au", ".w64"})
+
+#: Peak amplitude (full scale = 1) below which a file counts as silent (about -80 dBFS).
+SILENCE_PEAK = 1e-4
+
+
+class AudioError(ValueError):
+    """A file that cannot be used as audio; ``str(err)`` says which file and why."""
+
+    def __init__(self, path: os.PathLike | str, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """Header facts of a readable audio file."""
+
+    sample_rate: int
+    channels: int
+    frames: int
+    format: str
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sample_rate if self.sample_rate else 0.0
+
+
+def _source(path: os.PathLike | str, data: bytes | None):
+    return io.BytesIO(data) if data is not None else str(path)
+
+
+def info(path: os.PathLike | str, data: bytes | None = None) -> AudioInfo:
+    """Read the header of ``path`` (or of its bytes ``data``) by content.
+
+    Raises :class:`AudioError` for a missing, empty or unreadable file.
+    """
+    if data is None:
+        _check_exists(path)
+    try:
+        i = sf.info(_source(path, data))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise AudioError(path, f"not readable as audio ({_short(exc)})") from exc
+    return AudioInfo(int(i.samplerate), int(i.channels), int(i.frames), str(i.format))
+
+
+def load(
+    path: os.PathLike | str,
+    sr: int | None = 16000,
+    *,
+    data: bytes | None = None,
+    min_duration_s: float = 0.0,
+    reject_silent: bool = False,
+) -> np.ndarray:
+    """Decode ``path`` to a mono float32 signal at ``sr`` Hz.
+
+    Parameters
+    ----------
+    path : path-like
+        The file; also used in error messages when ``data`` is given.
+    sr : int or None
+        Target sample rate in Hz; ``None`` keeps the file's rate.
+    data : bytes, optional
+        The file's bytes, when the caller has read them already (to hash them, say).
+    min_duration_s : float
+        Raise if the decoded signal is shorter than this many seconds.
+    reject_silent : bool
+        Raise if the peak amplitude is below :data:`SILENCE_PEAK`.
+
+    Returns
+    -------
+    y : np.ndarray, shape (n_samples,), float32
+        Channels are averaged; resampling uses soxr's HQ setting.
+    """
+    y, native_sr = _decode(path, data)
+    if y.ndim == 2:
+        y = y.mean(axis=1, dtype=np.float32)
+    if y.size == 0:
+        raise AudioError(path, "no audio samples (empty file)")
+    if not np.all(np.isfinite(y)):
+        raise AudioError(path, "non-finite samples (NaN or inf)")
+    if sr is not None and native_sr != sr:
+        y = soxr.resample(y, native_sr, sr, quality="HQ").astype(np.float32, copy=False)
+    rate = sr or native_sr
+    duration = y.size / rate
+    if duration < min_duration_s:
+        raise AudioError(path, f"too short: {duration:.3f} s < minimum {min_duration_s:g} s")
+    if reject_silent and float(np.max(np.abs(y))) < SILENCE_PEAK:
+        raise AudioError(path, f"silent: peak amplitude below {SILENCE_PEAK:g}")
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def load_with_rate(path: os.PathLike | str, data: bytes | None = None) -> tuple[np.ndarray, int]:
+    """Decode without resampling; returns ``(y, sr)`` with ``y`` shaped (n_samples, channels)."""
+    return _decode(path, data)
+
+
+def _decode(path: os.PathLike | str, data: bytes | None) -> tuple[np.ndarray, int]:
+    if data is None:
+        _check_exists(path)
+    try:
+        y, native_sr = sf.read(_source(path, data), dtype="float32", always_2d=False)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise AudioError(path, f"not readable as audio ({_short(exc)})") from exc
+    return y, int(native_sr)
+
+
+def _check_exists(path: os.PathLike | str) -> None:
+    p = Path(path)
+    if not p.is_file():
+        raise AudioError(path, "file not found")
+    if p.stat().st_size == 0:
+        raise AudioError(path, "empty file (0 bytes)")
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    return text[:200]

@@ -1,0 +1,135 @@
+"""The feature bank: one STFT per signal, every descriptor group, utterance functionals."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import soxr
+
+from features import cepstral, chroma, pitch, spectral, temporal
+from features.config import FeatureConfig
+from features.functionals import functionals
+from features.stft import spectra
+
+
+class FeatureBank:
+    """Computes the configured descriptor groups of a signal from one shared STFT.
+
+    >>> bank = FeatureBank(FeatureConfig(groups=("mfcc", "pitch")))
+    >>> x = bank.extract(y, sr)            # shape (len(bank.feature_names),), float32
+    """
+
+    def __init__(self, config: FeatureConfig | None = None):
+        self.config = config or FeatureConfig()
+
+    # -- names ---------------------------------------------------------------------------
+    @cached_property
+    def frame_names(self) -> list[str]:
+        """Names of the frame-level rows summarised by every statistic (pitch excluded)."""
+        cfg = self.config
+        names: list[str] = []
+        for group in cfg.groups:
+            if group == "temporal":
+                names += ["zcr", "rms"]
+            elif group == "spectral":
+                names += list(spectral.SHAPE_NAMES)
+            elif group == "contrast":
+                names += [f"contrast_band{k}" for k in range(cfg.n_contrast_bands + 1)]
+            elif group == "chroma":
+                names += chroma.chroma_names(cfg)
+            elif group == "mfcc":
+                base = [f"mfcc_{i:02d}" for i in range(cfg.n_mfcc)]
+                names += base
+                for order in range(1, cfg.delta_order + 1):
+                    names += [f"{b}_d{order}" for b in base]
+            elif group == "logmel":
+                names += [f"logmel_{i:02d}" for i in range(cfg.n_mels)]
+        return names
+
+    @cached_property
+    def feature_names(self) -> list[str]:
+        """Column names of :meth:`extract`'s output, e.g. ``mfcc_03_d1_std``."""
+        stats = self.config.statistics
+        names = [f"{row}_{s}" for row in self.frame_names for s in stats]
+        if "pitch" in self.config.groups:
+            names += [f"f0_voiced_{s}" for s in stats]
+            names += [f"voicing_{s}" for s in stats]
+            names.append("voiced_fraction")
+        return names
+
+    # -- computation ---------------------------------------------------------------------
+    def _prepare(self, y: np.ndarray, sr: int) -> np.ndarray:
+        y = np.asarray(y, dtype=np.float32)
+        if y.ndim != 1:
+            raise ValueError(f"expected a mono signal, got shape {y.shape}")
+        if y.size == 0:
+            raise ValueError("empty signal")
+        if sr != self.config.sr:
+            y = soxr.resample(y, sr, self.config.sr, quality="HQ").astype(np.float32)
+        return y
+
+    def frames(self, y: np.ndarray, sr: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Frame-level descriptors.
+
+        Returns
+        -------
+        matrix : np.ndarray, shape (len(frame_names), n_frames), float32
+        extra : dict
+            ``f0`` (Hz, 0 when unvoiced) and ``voicing`` rows when the pitch group is on.
+        """
+        cfg = self.config
+        y = self._prepare(y, sr)
+        sp = spectra(y, cfg)
+        rows: list[np.ndarray] = []
+        log_mel = None
+        for group in cfg.groups:
+            if group == "temporal":
+                rows += [temporal.zcr(y, sp.n_frames, cfg)[None], temporal.rms(sp, cfg)[None]]
+            elif group == "spectral":
+                rows.append(spectral.shape(sp, cfg))
+            elif group == "contrast":
+                rows.append(spectral.contrast(sp, cfg))
+            elif group == "chroma":
+                rows.append(chroma.chroma(sp, cfg))
+            elif group in ("mfcc", "logmel"):
+                if log_mel is None:
+                    log_mel = cepstral.logmel(sp, cfg)
+                if group == "mfcc":
+                    m = cepstral.mfcc(log_mel, cfg)
+                    rows += [m, *cepstral.deltas(m, cfg)]
+                else:
+                    rows.append(log_mel)
+        matrix = (np.concatenate([np.asarray(r, dtype=np.float32) for r in rows], axis=0)
+                  if rows else np.zeros((0, sp.n_frames), np.float32))
+        extra = {}
+        if "pitch" in cfg.groups:
+            extra["f0"], extra["voicing"] = pitch.pitch(sp, cfg)
+        return matrix, extra
+
+    def extract(self, y: np.ndarray, sr: int) -> np.ndarray:
+        """Utterance-level features of a mono signal; shape (len(feature_names),), float32.
+
+        Raises ``FloatingPointError`` naming the first non-finite column, so a numerical
+        defect can never reach a model silently.
+        """
+        cfg = self.config
+        hop_s = cfg.hop_length / cfg.sr
+        matrix, extra = self.frames(y, sr)
+        parts = [functionals(matrix, cfg.percentiles, hop_s).ravel()]
+        if "pitch" in cfg.groups:
+            f0, voicing = extra["f0"], extra["voicing"]
+            voiced = f0 > 0
+            parts.append(functionals(f0[voiced][None], cfg.percentiles, hop_s).ravel())
+            parts.append(functionals(voicing[None], cfg.percentiles, hop_s).ravel())
+            parts.append(np.array([voiced.mean()]))
+        out = np.concatenate(parts).astype(np.float32)
+        bad = ~np.isfinite(out)
+        if bad.any():
+            raise FloatingPointError(f"non-finite feature {self.feature_names[np.argmax(bad)]}")
+        return out
+
+    def logmel(self, y: np.ndarray, sr: int) -> np.ndarray:
+        """Frame-level log-mel (dB) for spectrogram models; shape (n_mels, n_frames), float32."""
+        y = self._prepare(y, sr)
+        return cepstral.logmel(spectra(y, self.config), self.config).astype(np.float32)

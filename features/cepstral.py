@@ -1,0 +1,39 @@
+"""Log-mel and MFCC (with deltas) from the shared mel spectrogram."""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import scipy.fft
+
+from features.config import FeatureConfig
+from features.stft import Spectra, power_to_db
+
+
+def logmel(sp: Spectra, cfg: FeatureConfig) -> np.ndarray:
+    """Log-mel power, dB re 1, floored ``top_db`` below the utterance's peak; (n_mels, n_frames)."""
+    return power_to_db(sp.mel, top_db=cfg.top_db)
+
+
+def mfcc(log_mel: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """MFCC: orthonormal DCT-II of the log-mel bands; shape (n_mfcc, n_frames).
+
+    As ``librosa.feature.mfcc(S=log_mel, n_mfcc, dct_type=2, norm='ortho', lifter=0)``.
+    Davis & Mermelstein (1980), doi:10.1109/TASSP.1980.1163420.
+    """
+    return scipy.fft.dct(log_mel, axis=0, type=2, norm="ortho")[: cfg.n_mfcc]
+
+
+def deltas(x: np.ndarray, cfg: FeatureConfig) -> list[np.ndarray]:
+    """Delta and delta-delta (``cfg.delta_order`` of them) of each row, by librosa's
+    Savitzky-Golay ``feature.delta``; utterances shorter than the window use the widest odd
+    window that fits, and a one- or two-frame utterance has zero deltas."""
+    n = x.shape[1]
+    width = min(cfg.delta_width, n if n % 2 else n - 1)
+    out = []
+    for order in range(1, cfg.delta_order + 1):
+        if width < 3 or order >= width:
+            out.append(np.zeros_like(x))
+        else:
+            out.append(librosa.feature.delta(x, width=width, order=order, axis=-1))
+    return out

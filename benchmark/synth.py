@@ -95,8 +95,7 @@ def utterance(spk: Speaker, emotion: str, strong: bool, statement: int, rng: np.
         n_cons = int(sr * syl_s * 0.25)
         n_vow = int(sr * syl_s * 0.75)
         # consonant: a short fricative noise burst
-        cons = rng.standard_normal(n_cons) * 0.04 * (1.0 + 0.5 * (1 - p.tilt))
-        cons = lfilter([1, -0.9], [1], cons)
+        cons = lfilter([1, -0.9], [1], rng.standard_normal(n_cons))
         # F0 contour: declination, accent, emotional range and final rise (in semitones)
         t = np.linspace(0.0, 1.0, n_vow)
         pos = (i + t) / n_syl
@@ -111,7 +110,7 @@ def utterance(spk: Speaker, emotion: str, strong: bool, statement: int, rng: np.
         # glottal roll-off: a one-pole low-pass, steeper for darker voices
         a = 0.80 + 0.17 * np.clip(p.tilt, 0.0, 1.2)
         src = lfilter([1.0 - a], [1.0, -a], src)
-        src = src + p.breath * rng.standard_normal(n_vow) * 0.3
+        src = src + p.breath * rng.standard_normal(n_vow) * 0.03
         voiced = src
         formants = VOWELS[v] * spk.tract * rng.uniform(0.97, 1.03, 3)
         for j, fc in enumerate(formants):
@@ -119,11 +118,12 @@ def utterance(spk: Speaker, emotion: str, strong: bool, statement: int, rng: np.
             r = np.exp(-np.pi * bw / sr)
             theta = 2 * np.pi * min(fc, sr / 2 - 200) / sr
             voiced = lfilter([1 - r], [1, -2 * r * np.cos(theta), r * r], voiced)
+        voiced = voiced / (np.sqrt(np.mean(voiced**2)) + 1e-12)  # unit-RMS vowel
         env = np.sin(np.pi * np.linspace(0, 1, n_vow)) ** 0.5
-        parts += [cons, voiced * env * 12.0]
+        parts += [cons / (np.sqrt(np.mean(cons**2)) + 1e-12) * 0.12, voiced * env]
     parts.append(np.zeros(int(sr * rng.uniform(0.15, 0.3))))
     y = np.concatenate(parts)
-    y = y / (np.max(np.abs(y)) + 1e-9) * 0.3 * 10 ** (p.gain_db / 20.0)
+    y = y / (np.max(np.abs(y)) + 1e-9) * 0.2 * 10 ** (p.gain_db / 20.0)
     y += rng.standard_normal(y.size) * 3e-4  # room noise: never digital silence
     return np.clip(y, -1.0, 1.0).astype(np.float32)
 

@@ -20,7 +20,7 @@ from features.stft import Spectra, window_autocorrelation
 
 #: Frames more than this many dB below the loudest frame are unvoiced (Praat's silence gate).
 SILENCE_DB = 40.0
-#: Among candidate peaks, the shortest lag within this fraction of the best wins (octave guard).
+#: A peak at 1/2..1/5 of the best lag wins when at least this fraction as strong (octave guard).
 OCTAVE_RATIO = 0.9
 
 
@@ -37,22 +37,34 @@ def _pitch_kernel(ac, wac, lag_min, lag_max, floor, threshold, sr, ratio):
         for k in range(lag_min - 1, lag_max + 2):
             r[k] = ac[k, t] / r0 / wac[k]
         best = 0.0
+        kb = -1
         for k in range(lag_min, lag_max + 1):
             if r[k] > r[k - 1] and r[k] >= r[k + 1] and r[k] > best:
                 best = r[k]
-        if best <= 0.0:
+                kb = k
+        if kb < 0:
             continue
-        for k in range(lag_min, lag_max + 1):
-            if r[k] > r[k - 1] and r[k] >= r[k + 1] and r[k] >= ratio * best:
-                a, b, c = r[k - 1], r[k], r[k + 1]
-                den = a - 2.0 * b + c
-                shift = 0.5 * (a - c) / den if den < 0.0 else 0.0
-                value = b - 0.25 * (a - c) * shift
-                s = min(max(value, 0.0), 1.0)
-                strength[t] = s
-                if s >= threshold:
-                    f0[t] = sr / (k + shift)
+        # octave guard: a peak at a whole fraction of the best lag that is nearly as strong
+        # is the true period (the best peak was a multiple of it)
+        for m in range(5, 1, -1):
+            lo = max(int(kb / m * 0.96), lag_min)
+            hi = min(int(np.ceil(kb / m * 1.04)), lag_max)
+            found = -1
+            for k in range(lo, hi + 1):
+                if r[k] > r[k - 1] and r[k] >= r[k + 1] and r[k] >= ratio * best:
+                    if found < 0 or r[k] > r[found]:
+                        found = k
+            if found >= 0:
+                kb = found
                 break
+        a, b, c = r[kb - 1], r[kb], r[kb + 1]
+        den = a - 2.0 * b + c
+        shift = 0.5 * (a - c) / den if den < 0.0 else 0.0
+        value = b - 0.25 * (a - c) * shift
+        s = min(max(value, 0.0), 1.0)
+        strength[t] = s
+        if s >= threshold:
+            f0[t] = sr / (kb + shift)
     return f0, strength
 
 

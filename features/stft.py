@@ -5,6 +5,7 @@ Everything downstream reads from :class:`Spectra`; no descriptor computes its ow
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -43,8 +44,12 @@ def spectra(y: np.ndarray, cfg: FeatureConfig) -> Spectra:
     Same framing as ``librosa.stft(y, n_fft, hop_length, win_length, center=True)``, so frame t
     is centred on sample ``t * hop_length``.
     """
-    stft = librosa.stft(y, n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length,
-                        window="hann", center=True, pad_mode="constant")
+    with warnings.catch_warnings():
+        # a signal shorter than n_fft is zero-padded, which is what we want; no warning
+        warnings.filterwarnings("ignore", message="n_fft=.*too large", category=UserWarning)
+        stft = librosa.stft(y, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
+                            win_length=cfg.win_length, window="hann", center=True,
+                            pad_mode="constant")
     mag = np.abs(stft)
     power = np.square(mag)
     mel = mel_basis(cfg.sr, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax) @ power

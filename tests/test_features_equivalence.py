@@ -1,0 +1,206 @@
+"""Every descriptor against its librosa counterpart, on real and synthetic speech.
+
+Tolerances (documented in features/README.md): float32 STFT rounding only, except pitch, which
+is a different algorithm from pYIN and is held to agreement rates instead.
+"""
+
+import librosa
+import numpy as np
+import pytest
+import scipy.stats
+
+from benchmark import audio
+from benchmark.synth import Speaker, utterance
+from features import FeatureBank, FeatureConfig, cepstral, chroma, pitch, spectral, temporal
+from features.functionals import functionals
+from features.stft import spectra
+from tests.conftest import DATA, real_corpus
+
+CFG = FeatureConfig()
+KW = dict(n_fft=CFG.n_fft, hop_length=CFG.hop_length, win_length=CFG.win_length)
+
+
+def _synthetic():
+    rng = np.random.default_rng(1)
+    return utterance(Speaker(1, 120.0, 1.0), "angry", True, 1, rng)
+
+
+def _signals():
+    sigs = [("synthetic", _synthetic())]
+    if DATA:
+        path = real_corpus("ravdess") / "Actor_02" / "03-01-03-02-01-01-02.flac"
+        sigs.append(("ravdess", audio.load(path, 16000)))
+    return sigs
+
+
+@pytest.fixture(params=_signals(), ids=lambda s: s[0])
+def signal(request):
+    y = request.param[1]
+    S = np.abs(librosa.stft(y, **KW))
+    return y, spectra(y, CFG), S
+
+
+@pytest.fixture
+def real_signal():
+    path = real_corpus("ravdess") / "Actor_02" / "03-01-03-02-01-01-02.flac"
+    y = audio.load(path, 16000)
+    return y, spectra(y, CFG)
+
+
+def test_stft_and_mel_match_librosa(signal):
+    y, sp, S = signal
+    np.testing.assert_allclose(sp.mag, S, rtol=1e-5, atol=1e-6)
+    ref = librosa.feature.melspectrogram(y=y, sr=CFG.sr, n_mels=CFG.n_mels, **KW)
+    np.testing.assert_allclose(sp.mel, ref, rtol=1e-4, atol=1e-7)
+
+
+def test_zcr_and_rms(signal):
+    y, sp, S = signal
+    ref = librosa.feature.zero_crossing_rate(y, frame_length=CFG.win_length,
+                                             hop_length=CFG.hop_length)[0]
+    np.testing.assert_allclose(temporal.zcr(y, sp.n_frames, CFG), ref, atol=1e-12)
+    ref = librosa.feature.rms(S=S, frame_length=CFG.n_fft)[0]
+    np.testing.assert_allclose(temporal.rms(sp, CFG), ref, rtol=1e-4, atol=1e-9)
+
+
+def test_spectral_shape(signal):
+    y, sp, S = signal
+    c, bw, ro, fl = spectral.shape(sp, CFG)
+    kw = dict(S=S, sr=CFG.sr, n_fft=CFG.n_fft)
+    np.testing.assert_allclose(c, librosa.feature.spectral_centroid(**kw)[0], rtol=1e-4)
+    np.testing.assert_allclose(bw, librosa.feature.spectral_bandwidth(**kw)[0], rtol=1e-4)
+    bin_hz = CFG.sr / CFG.n_fft  # float32 cumulative sums may cross the threshold a bin apart
+    ref = librosa.feature.spectral_rolloff(**kw, roll_percent=CFG.rolloff_percent)[0]
+    assert np.mean(np.abs(ro - ref) <= bin_hz + 1e-6) == 1.0
+    assert np.mean(ro == ref) > 0.99
+    np.testing.assert_allclose(fl, librosa.feature.spectral_flatness(S=S)[0], rtol=1e-3,
+                               atol=1e-7)
+
+
+def test_contrast(signal):
+    y, sp, S = signal
+    ref = librosa.feature.spectral_contrast(S=S, sr=CFG.sr, n_fft=CFG.n_fft,
+                                            fmin=CFG.contrast_fmin,
+                                            n_bands=CFG.n_contrast_bands,
+                                            quantile=CFG.contrast_quantile)
+    out = spectral.contrast(sp, CFG)
+    assert out.shape == (7, sp.n_frames)
+    np.testing.assert_allclose(out, ref, atol=1e-3)
+
+
+def test_chroma(signal):
+    y, sp, S = signal
+    ref = librosa.feature.chroma_stft(S=S**2, sr=CFG.sr, n_fft=CFG.n_fft, tuning=0.0)
+    np.testing.assert_allclose(chroma.chroma(sp, CFG), ref, atol=1e-5)
+
+
+def test_logmel_mfcc_and_deltas(signal):
+    y, sp, S = signal
+    lm = cepstral.logmel(sp, CFG)
+    ref_mel = librosa.feature.melspectrogram(y=y, sr=CFG.sr, n_mels=CFG.n_mels, **KW)
+    np.testing.assert_allclose(lm, librosa.power_to_db(ref_mel), atol=2e-3)
+    m = cepstral.mfcc(lm, CFG)
+    ref = librosa.feature.mfcc(y=y, sr=CFG.sr, n_mfcc=CFG.n_mfcc, n_mels=CFG.n_mels, **KW)
+    np.testing.assert_allclose(m, ref, atol=1e-2, rtol=1e-4)
+    d1, d2 = cepstral.deltas(m, CFG)
+    np.testing.assert_allclose(d1, librosa.feature.delta(ref, order=1), atol=1e-2)
+    np.testing.assert_allclose(d2, librosa.feature.delta(ref, order=2), atol=1e-2)
+
+
+def test_pitch_on_known_f0():
+    sr = 16000
+    t = np.arange(sr * 2) / sr
+    f_true = 110.0 * 2 ** (t / 2.0)  # a one-octave glide, 110 -> 220 Hz
+    phase = 2 * np.pi * np.cumsum(f_true) / sr
+    y = sum(np.sin(k * phase) / k for k in range(1, 8)).astype(np.float32) * 0.3
+    f0, strength = pitch.pitch(spectra(y, CFG), CFG)
+    centre = np.arange(f0.size) * CFG.hop_length
+    inner = (centre > 400) & (centre < y.size - 400)
+    assert (f0[inner] > 0).all() and (strength[inner] > 0.9).all()
+    rel = np.abs(f0[inner] / f_true[centre[inner]] - 1)
+    assert np.median(rel) < 0.005 and rel.max() < 0.02
+
+
+def test_pitch_unvoiced_on_noise_and_silence():
+    rng = np.random.default_rng(0)
+    f0, _ = pitch.pitch(spectra(rng.standard_normal(16000).astype(np.float32) * 0.1, CFG), CFG)
+    assert (f0 > 0).mean() < 0.05
+    f0, s = pitch.pitch(spectra(np.zeros(16000, np.float32), CFG), CFG)
+    assert not f0.any() and not s.any()
+
+
+def test_pitch_agrees_with_pyin_on_speech(signal):
+    y, sp, _ = signal
+    ref, voiced_ref, _ = librosa.pyin(y, fmin=CFG.f0_min, fmax=CFG.f0_max, sr=CFG.sr,
+                                      frame_length=1024, hop_length=CFG.hop_length)
+    f0, _ = pitch.pitch(sp, CFG)
+    n = min(f0.size, ref.size)
+    both = (f0[:n] > 0) & voiced_ref[:n]
+    assert both.sum() > 30
+    semitones = np.abs(12 * np.log2(f0[:n][both] / ref[:n][both]))
+    assert np.median(semitones) < 0.5
+    assert np.mean(semitones < 1.0) > 0.75
+
+
+def test_voicing_decisions_agree_with_pyin_on_real_speech(real_signal):
+    y, sp = real_signal
+    _, voiced_ref, _ = librosa.pyin(y, fmin=CFG.f0_min, fmax=CFG.f0_max, sr=CFG.sr,
+                                    frame_length=1024, hop_length=CFG.hop_length)
+    f0, _ = pitch.pitch(sp, CFG)
+    n = min(f0.size, voiced_ref.size)
+    assert np.mean((f0[:n] > 0) == voiced_ref[:n]) > 0.75
+
+
+def test_functionals_match_numpy_and_scipy():
+    x = np.random.default_rng(0).standard_normal((4, 301)).cumsum(axis=1)
+    out = functionals(x, (10.0, 50.0, 90.0), 0.01)
+    t = np.arange(301) * 0.01
+    ref = np.column_stack([x.mean(1), x.std(1), x.min(1), x.max(1),
+                           np.percentile(x, [10, 50, 90], axis=1).T,
+                           scipy.stats.skew(x, axis=1), scipy.stats.kurtosis(x, axis=1),
+                           [np.polyfit(t, r, 1)[0] for r in x]])
+    np.testing.assert_allclose(out, ref, rtol=1e-9, atol=1e-9)
+
+
+def test_bank_columns_named_and_selectable():
+    bank = FeatureBank()
+    y = _synthetic()
+    x = bank.extract(y, 16000)
+    names = bank.feature_names
+    assert x.shape == (len(names),) and len(set(names)) == len(names)
+    for name in ("mfcc_03_d1_std", "contrast_band2_p90", "f0_voiced_mean", "chroma_A_mean",
+                 "logmel_63_slope", "zcr_kurt", "voiced_fraction"):
+        assert name in names
+    only = FeatureBank(CFG.with_groups(["mfcc"]))
+    assert all(n.startswith("mfcc_") for n in only.feature_names)
+    sub = only.extract(y, 16000)
+    idx = [names.index(n) for n in only.feature_names]
+    np.testing.assert_allclose(sub, x[idx], rtol=1e-6)
+    # a voiced synthetic male voice: F0 near his base pitch (x scaled by the angry prosody)
+    assert 100 < x[names.index("f0_voiced_p50")] < 400
+
+
+@pytest.mark.parametrize("kind", ["silence", "ten_samples", "one_frame", "clipped", "dc",
+                                  "full_scale_noise", "impulse"])
+def test_degenerate_signals_give_finite_features(kind):
+    rng = np.random.default_rng(0)
+    y = {
+        "silence": np.zeros(16000),
+        "ten_samples": rng.standard_normal(10) * 0.1,
+        "one_frame": rng.standard_normal(100) * 0.1,
+        "clipped": np.clip(np.sin(np.arange(16000) * 0.05) * 10, -1, 1),
+        "dc": np.full(8000, 0.5),
+        "full_scale_noise": np.clip(rng.standard_normal(16000), -1, 1),
+        "impulse": np.eye(1, 8000, 4000)[0],
+    }[kind].astype(np.float32)
+    x = FeatureBank().extract(y, 16000)
+    assert np.isfinite(x).all()
+
+
+def test_resampling_inside_extract():
+    y = _synthetic()
+    y44 = librosa.resample(y, orig_sr=16000, target_sr=44100, res_type="soxr_hq")
+    a, b = FeatureBank().extract(y, 16000), FeatureBank().extract(y44, 44100)
+    names = FeatureBank().feature_names
+    i = names.index("mfcc_01_mean")
+    assert abs(a[i] - b[i]) < 0.02 * abs(a[i])

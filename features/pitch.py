@@ -1,12 +1,12 @@
 """F0 and voicing from the shared power spectrum.
 
 The autocorrelation of each windowed frame is the inverse FFT of its power spectrum
-(Wiener-Khinchin; for a real power spectrum a DCT-I), so pitch costs one batched irfft and a numba peak search, not another
-transform of the waveform. Dividing by the window's own autocorrelation undoes the taper
-(Boersma 1993, Accurate short-term analysis of the fundamental frequency and the
-harmonics-to-noise ratio of a sampled sound, IFA Proceedings 17), the method behind Praat's
-``To Pitch (ac)``. The normalised peak height is the voicing strength (its HNR is
-``10 log10(r / (1 - r))``).
+(Wiener-Khinchin; for a real, even spectrum that is a DCT-I), so pitch costs one batched
+real transform and a numba peak search, not another transform of the waveform. Dividing
+by the window's own autocorrelation undoes the taper (Boersma 1993, Accurate short-term
+analysis of the fundamental frequency and the harmonics-to-noise ratio of a sampled sound,
+IFA Proceedings 17), the method behind Praat's ``To Pitch (ac)``. The normalised peak
+height is the voicing strength (its HNR is ``10 log10(r / (1 - r))``).
 """
 
 from __future__ import annotations

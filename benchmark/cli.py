@@ -59,6 +59,68 @@ def _cmd_synth(args) -> int:
     return 0
 
 
+def _cmd_extract(args) -> int:
+    from benchmark.corpora import open_corpus
+    from features import FeatureBank, FeatureConfig
+    from features.cache import Cache
+    from features.parallel import extract_table
+
+    if args.config:
+        from benchmark.config import load_experiment
+
+        exp = load_experiment(args.config)
+        corpora, feature_config = list(exp.corpora), exp.features
+        data_root = args.data_root or exp.data_root
+    else:
+        if not args.corpus:
+            raise ValueError("give an experiment CONFIG or --corpus NAME")
+        corpora, feature_config, data_root = args.corpus, FeatureConfig(), args.data_root
+    if args.groups:
+        feature_config = feature_config.with_groups(args.groups.split(","))
+    bank, cache = FeatureBank(feature_config), Cache(args.cache_dir)
+    out = Path(args.output or f"features-{'+'.join(corpora)}-{feature_config.digest()}.parquet")
+    tables, failed = [], 0
+    for name in corpora:
+        scan = open_corpus(name, data_root).scan()
+        for row in scan.skipped.itertuples():
+            print(f"skipped {row.path}: {row.reason}", file=sys.stderr)
+        table, report = extract_table(scan.manifest, bank, cache, n_jobs=args.n_jobs,
+                                      backend=args.backend, progress=not args.quiet)
+        print(f"{name}: {report.summary()}")
+        for _, reason in report.errors:
+            print(f"  failed {reason}", file=sys.stderr)
+        failed += len(report.errors)
+        tables.append(table)
+    import pandas as pd
+
+    table = pd.concat(tables, ignore_index=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(out, index=False)
+    print(f"wrote {len(table)} rows x {len(bank.feature_names)} features to {out} "
+          f"(cache {cache.root}, config {feature_config.digest()})")
+    return 1 if failed else 0
+
+
+def _cmd_cache(args) -> int:
+    from features.cache import Cache
+
+    cache = Cache(args.cache_dir)
+    if args.action == "info":
+        s = cache.stats()
+        print(f"{cache.root}: {s.entries} entries, {s.bytes / 2**20:.1f} MiB")
+        for space, n in sorted(s.namespaces.items()):
+            print(f"  {space}: {n}")
+    elif args.action == "verify":
+        bad = cache.verify(remove=True)
+        print(f"{cache.root}: {len(cache.entries())} good entries, {len(bad)} corrupt (removed)")
+        for path, reason in bad:
+            print(f"  {path}: {reason}")
+        return 1 if bad else 0
+    else:
+        print(f"removed {cache.clear()} entries from {cache.root}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="serbench", description="Speaker-independent speech emotion recognition benchmarks.")
@@ -83,6 +145,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_synth)
 
+    p = sub.add_parser("extract", help="extract the feature table of one or more corpora")
+    p.add_argument("config", nargs="?", help="experiment TOML (its corpora and features)")
+    p.add_argument("--corpus", action="append", help="corpus name or CSV (repeatable)")
+    p.add_argument("--data-root")
+    p.add_argument("--groups", help="comma-separated feature groups (default: all)")
+    p.add_argument("-o", "--output", help="parquet file (default: features-<corpora>-<hash>)")
+    p.add_argument("--cache-dir", help="default: $SERBENCH_CACHE or the user cache dir")
+    p.add_argument("--n-jobs", type=int, default=2)
+    p.add_argument("--backend", default="loky", help="joblib backend: loky, threading, dask")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_extract)
+
+    p = sub.add_parser("cache", help="inspect, verify or clear the feature cache")
+    p.add_argument("action", choices=["info", "verify", "clear"])
+    p.add_argument("--cache-dir")
+    p.set_defaults(func=_cmd_cache)
     return parser
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import joblib
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from benchmark import audio
@@ -59,6 +60,13 @@ def compute(bank: FeatureBank, kind: str, path: str, data: bytes | None = None) 
 
 
 def _work(chunk, bank: FeatureBank, kind: str, cache_root: str):
+    # One BLAS thread: the mel projection's summation order, hence every bit of the output,
+    # is then the same in the main process, in any worker and on any n_jobs.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _work_chunk(chunk, bank, kind, cache_root)
+
+
+def _work_chunk(chunk, bank: FeatureBank, kind: str, cache_root: str):
     cache, space = Cache(cache_root), namespace(bank, kind)
     out = []
     for index, path, key in chunk:

@@ -1,0 +1,242 @@
+"""Extraction throughput: the bank (cold, warm) against a naive librosa bank and openSMILE.
+
+``make perf`` runs ``python -m benchmark.perf``. Every measurement runs in a fresh interpreter
+(worker start-up and imports count, as for a user), on the same files with the same number of
+workers, and the results land in ``results/perf/`` with the command and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmark import audio
+
+SR = 16000
+
+
+# -- the references ------------------------------------------------------------------------
+def naive_librosa_features(y: np.ndarray, sr: int = SR) -> np.ndarray:
+    """What seed projects do: each descriptor by its own ``librosa.feature`` call on the
+    waveform (each recomputing its STFT), then mean/std/min/max per row. Same framing as the
+    bank (25 ms window, 10 ms hop, 512-point FFT), same descriptors, YIN for pitch."""
+    import librosa
+
+    f = librosa.feature
+    kw = dict(n_fft=512, hop_length=160, win_length=400)
+    rows = [
+        f.zero_crossing_rate(y, frame_length=400, hop_length=160), f.rms(y=y, frame_length=400,
+                                                                          hop_length=160),
+        f.spectral_centroid(y=y, sr=sr, **kw), f.spectral_bandwidth(y=y, sr=sr, **kw),
+        f.spectral_rolloff(y=y, sr=sr, **kw), f.spectral_flatness(y=y, **kw),
+        f.spectral_contrast(y=y, sr=sr, **kw), f.chroma_stft(y=y, sr=sr, **kw),
+        librosa.power_to_db(f.melspectrogram(y=y, sr=sr, n_mels=64, **kw)),
+    ]
+    mfcc = f.mfcc(y=y, sr=sr, n_mfcc=40, n_mels=64, **kw)
+    rows += [mfcc, f.delta(mfcc), f.delta(mfcc, order=2)]
+    rows.append(librosa.yin(y, fmin=80, fmax=600, sr=sr, frame_length=1024, hop_length=160)[None])
+    n = min(r.shape[1] for r in rows)
+    m = np.concatenate([r[:, :n] for r in rows])
+    return np.concatenate([m.mean(1), m.std(1), m.min(1), m.max(1)])
+
+
+def _naive_chunk(paths):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, "blas"):
+        return [naive_librosa_features(audio.load(p, SR)) for p in paths]
+
+
+def _opensmile_chunk(paths):
+    import opensmile
+
+    smile = opensmile.Smile(feature_set=opensmile.FeatureSet.ComParE_2016,
+                            feature_level=opensmile.FeatureLevel.Functionals)
+    return [smile.process_signal(audio.load(p, SR), SR).to_numpy()[0] for p in paths]
+
+
+def _floor_chunk(paths):
+    from threadpoolctl import threadpool_limits
+
+    from features import FeatureConfig
+    from features.stft import spectra
+
+    cfg = FeatureConfig()
+    with threadpool_limits(1, "blas"):
+        return [spectra(audio.load(p, SR), cfg).mel.shape[1] for p in paths]
+
+
+CHUNKED = {"naive_librosa": _naive_chunk, "opensmile": _opensmile_chunk,
+           "decode_stft_mel": _floor_chunk}
+
+
+# -- one measurement, in its own interpreter -------------------------------------------------
+def _measure(name: str, paths: list[str], cache_dir: str, n_jobs: int) -> dict:
+    import joblib
+    from joblib.externals.loky import get_reusable_executor
+
+    t0 = time.perf_counter()
+    n_features = None
+    if name.startswith("bank"):
+        from features import FeatureBank
+        from features.cache import Cache
+        from features.parallel import extract
+
+        bank = FeatureBank()
+        values, report = extract(paths, bank, Cache(cache_dir), n_jobs=n_jobs, progress=False)
+        if report.errors:
+            raise RuntimeError(report.errors[:3])
+        n_features = len(bank.feature_names)
+        extra = {"hits": report.hits, "misses": report.misses}
+    else:
+        fn = CHUNKED[name]
+        size = max(1, len(paths) // (8 * n_jobs))
+        chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
+        out = joblib.Parallel(n_jobs=n_jobs)(joblib.delayed(fn)(c) for c in chunks)
+        first = out[0][0]
+        n_features = int(np.size(first)) if name != "decode_stft_mel" else 0
+        extra = {}
+    seconds = time.perf_counter() - t0
+    get_reusable_executor().shutdown(wait=True)
+    peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"name": name, "files": len(paths), "seconds": round(seconds, 3),
+            "files_per_s": round(len(paths) / seconds, 1), "n_features": n_features,
+            "peak_rss_main_mib": round(peak_self, 1), "peak_rss_worker_mib": round(peak_child, 1),
+            **extra}
+
+
+def _run_isolated(name, manifest_csv, cache_dir, n_jobs, limit=None) -> dict:
+    cmd = [sys.executable, "-m", "benchmark.perf", "--measure", name, "--manifest",
+           str(manifest_csv), "--cache-dir", str(cache_dir), "--n-jobs", str(n_jobs)]
+    if limit:
+        cmd += ["--limit", str(limit)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{name} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import librosa
+    import numba
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True).stdout.strip())
+    return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
+            "numpy": np.__version__, "librosa": librosa.__version__, "numba": numba.__version__,
+            "git_commit": commit + ("-dirty" if dirty else "")}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmark.perf", description=__doc__)
+    ap.add_argument("--data-root")
+    ap.add_argument("--corpus", default="ravdess")
+    ap.add_argument("--n-jobs", type=int, default=2)
+    ap.add_argument("--out", default="results/perf")
+    ap.add_argument("--skip", default="", help="comma-separated measurements to skip")
+    ap.add_argument("--measure", help=argparse.SUPPRESS)
+    ap.add_argument("--manifest", help=argparse.SUPPRESS)
+    ap.add_argument("--cache-dir", help=argparse.SUPPRESS)
+    ap.add_argument("--limit", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.measure:
+        paths = list(pd.read_csv(args.manifest)["path"])[: args.limit]
+        print(json.dumps(_measure(args.measure, paths, args.cache_dir, args.n_jobs)))
+        return 0
+
+    from benchmark.corpora import data_root, open_corpus
+
+    root = data_root(args.data_root)
+    corpus = open_corpus(args.corpus, root)
+    manifest = corpus.scan().manifest
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    skip = set(filter(None, args.skip.split(",")))
+    try:
+        import opensmile  # noqa: F401
+    except ImportError:
+        skip.add("opensmile")
+        print("opensmile not installed (pip install 'serbench[bench]'): skipping it")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / "manifest.csv"
+        manifest.to_csv(csv, index=False)
+        plan = [("bank_cold", "cache", None), ("bank_warm", "cache", None),
+                ("bank_cold_half", "cache_half", len(manifest) // 2),
+                ("decode_stft_mel", "x", None), ("naive_librosa", "x", None),
+                ("opensmile", "x", None)]
+        for name, cache, limit in plan:
+            if name in skip:
+                continue
+            print(f"measuring {name} on {limit or len(manifest)} files ...", flush=True)
+            r = _run_isolated(name.replace("_half", ""), csv, Path(tmp) / cache, args.n_jobs,
+                              limit)
+            r["name"] = name
+            print(f"  {r['seconds']:.2f} s, {r['files_per_s']:.0f} files/s", flush=True)
+            results.append(r)
+    audio_s = float(manifest["duration_s"].sum())
+    table = pd.DataFrame(results)
+    table["x_real_time"] = (audio_s * table["files"] / len(manifest) / table["seconds"]).round(0)
+    by = table.set_index("name")["seconds"]
+    ratios = {"naive_librosa / bank_cold": by.get("naive_librosa", np.nan) / by["bank_cold"]}
+    if "opensmile" in by:
+        ratios["opensmile / bank_cold"] = by["opensmile"] / by["bank_cold"]
+    record = {"command": "make perf  (python -m benchmark.perf " + " ".join(
+        a for a in (argv or sys.argv[1:])) + ")", "corpus": args.corpus,
+        "files": len(manifest), "audio_hours": round(audio_s / 3600, 3), "n_jobs": args.n_jobs,
+        "machine": _machine(), "results": results,
+        "ratios": {k: round(float(v), 2) for k, v in ratios.items()}}
+    (out / "perf.json").write_text(json.dumps(record, indent=2) + "\n")
+    table.to_csv(out / "perf.csv", index=False)
+    _write_readme(out / "README.md", record, table)
+    print(table.to_string(index=False))
+    print(json.dumps(record["ratios"]))
+    return 0
+
+
+def _write_readme(path: Path, record: dict, table: pd.DataFrame) -> None:
+    m = record["machine"]
+    lines = [
+        "# Feature extraction throughput", "",
+        f"Produced by `{record['command']}` at commit `{m['git_commit']}` on {m['cores']} cores "
+        f"({m['cpu']}), Python {m['python']}, numpy {m['numpy']}, librosa {m['librosa']}, "
+        f"numba {m['numba']}.", "",
+        f"Corpus: {record['corpus']}, {record['files']} files, {record['audio_hours']} h of "
+        f"audio; {record['n_jobs']} workers. Each row ran in a fresh interpreter (imports and "
+        "worker start-up included). `bank_cold`: empty cache; `bank_warm`: every file cached; "
+        "`bank_cold_half`: half the files, to show that peak memory does not grow with the "
+        "corpus; `decode_stft_mel`: decoding plus one STFT and mel projection, a floor; "
+        "`naive_librosa`: one `librosa.feature` call per descriptor on the waveform; "
+        "`opensmile`: ComParE_2016 functionals.", "",
+        table.to_markdown(index=False), "",
+        "Ratios (seconds over bank_cold seconds): " + ", ".join(
+            f"{k} = {v}" for k, v in record["ratios"].items()), "",
+    ]
+    path.write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

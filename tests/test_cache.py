@@ -1,0 +1,152 @@
+"""The cache survives what real runs do to it: SIGKILL, corruption, two writers at once."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+
+from benchmark.corpora import open_corpus
+from features import FeatureBank, FeatureConfig
+from features.cache import Cache, CacheCorruptionWarning
+from features.extractor import AudioFeatures
+from features.parallel import extract, extract_table
+
+SMALL = FeatureConfig(groups=("temporal", "spectral", "mfcc", "pitch"))
+
+
+@pytest.fixture(scope="module")
+def manifest(synth_root):
+    return open_corpus("synth", synth_root).scan().manifest
+
+
+def _extract_cmd(root, cache, out, n_jobs=1):
+    return [sys.executable, "-m", "benchmark.cli", "extract", "--corpus", "synth", "--data-root",
+            str(root), "--cache-dir", str(cache), "-o", str(out), "--n-jobs", str(n_jobs), "-q"]
+
+
+def test_roundtrip_and_key_is_content_not_path(tmp_path, manifest):
+    bank, cache = FeatureBank(SMALL), Cache(tmp_path / "c")
+    paths = list(manifest.path[:3])
+    first, r1 = extract(paths, bank, cache, progress=False)
+    assert r1.misses == 3 and r1.hits == 0
+    copy = tmp_path / "renamed.wav"
+    copy.write_bytes(open(paths[0], "rb").read())
+    again, r2 = extract([*paths, str(copy)], bank, cache, progress=False)
+    assert r2.hits == 4 and r2.misses == 0
+    np.testing.assert_array_equal(again[3], first[0])
+    other = FeatureBank(SMALL.with_groups(["mfcc"]))
+    _, r3 = extract(paths, other, cache, progress=False)
+    assert r3.misses == 3  # another config is another key
+
+
+def test_corrupt_and_truncated_entries_are_detected_recomputed_and_reported(tmp_path, manifest):
+    bank, cache = FeatureBank(SMALL), Cache(tmp_path / "c")
+    paths = list(manifest.path[:4])
+    clean, _ = extract(paths, bank, cache, progress=False)
+    entries = cache.entries()
+    raw = bytearray(entries[0].read_bytes())
+    raw[-5] ^= 0xFF
+    entries[0].write_bytes(bytes(raw))
+    entries[1].write_bytes(entries[1].read_bytes()[:40])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again, report = extract(paths, bank, cache, progress=False)
+    messages = [str(w.message) for w in caught if w.category is CacheCorruptionWarning]
+    assert len(messages) == 2 and any("checksum" in m for m in messages)
+    assert report.misses == 2 and report.hits == 2
+    for a, b in zip(clean, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert cache.verify() == []
+
+
+def test_verify_reports_and_removes_bad_entries(tmp_path, manifest):
+    bank, cache = FeatureBank(SMALL), Cache(tmp_path / "c")
+    extract(list(manifest.path[:3]), bank, cache, progress=False)
+    cache.entries()[2].write_bytes(b"SBC1" + b"\0" * 40)
+    bad = cache.verify()
+    assert len(bad) == 1 and "checksum" in bad[0][1]
+    assert len(cache.entries()) == 2
+
+
+def test_sigkill_then_resume_recomputes_only_the_rest(tmp_path, synth_root, manifest):
+    cache_dir = tmp_path / "c"
+    proc = subprocess.Popen(_extract_cmd(synth_root, cache_dir, tmp_path / "a.parquet"),
+                            start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    cache = Cache(cache_dir)
+    deadline = time.time() + 120
+    while len(cache.entries()) < 40 and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len(cache.entries())
+    assert 40 <= done < len(manifest), "the kill must land mid-extraction"
+    bank = FeatureBank(FeatureConfig())
+    table, report = extract_table(manifest, bank, cache, progress=False)
+    assert report.hits == done and report.misses == len(manifest) - done
+    assert not report.errors and len(table) == len(manifest)
+    # resumed results equal a clean, uninterrupted extraction
+    fresh, _ = extract_table(manifest.iloc[:5], bank, Cache(tmp_path / "fresh"), progress=False)
+    pd.testing.assert_frame_equal(table.iloc[:5], fresh)
+
+
+def test_two_processes_extracting_the_same_corpus_at_once(tmp_path, synth_root, manifest):
+    cache_dir = tmp_path / "c"
+    outs = [tmp_path / "one.parquet", tmp_path / "two.parquet"]
+    procs = [subprocess.Popen(_extract_cmd(synth_root, cache_dir, out, n_jobs=1),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for out in outs]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    a, b = (pd.read_parquet(o) for o in outs)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) == len(manifest)
+    cache = Cache(cache_dir)
+    assert cache.verify() == [] and len(cache.entries()) == len(manifest)
+
+
+def test_failed_files_are_named_and_others_go_on(tmp_path, manifest):
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF....WAVEjunk")
+    paths = [*manifest.path[:2], str(bad), str(tmp_path / "missing.wav")]
+    values, report = extract(paths, FeatureBank(SMALL), Cache(tmp_path / "c"), progress=False)
+    assert values[0] is not None and values[1] is not None
+    assert values[2] is None and values[3] is None
+    reasons = dict(report.errors)
+    assert "not readable" in reasons[str(bad)] and str(bad) in reasons[str(bad)]
+    assert "cannot read" in reasons[str(tmp_path / "missing.wav")]
+
+
+def test_parallel_equals_serial(tmp_path, manifest):
+    bank = FeatureBank(SMALL)
+    paths = list(manifest.path[:12])
+    serial, _ = extract(paths, bank, Cache(tmp_path / "a"), n_jobs=1, progress=False)
+    para, _ = extract(paths, bank, Cache(tmp_path / "b"), n_jobs=2, chunk_size=2,
+                      progress=False)
+    for a, b in zip(serial, para, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_audio_features_transformer_in_a_pipeline(tmp_path, manifest):
+    from sklearn.base import clone
+
+    step = AudioFeatures(config=SMALL, cache_dir=str(tmp_path / "c"))
+    assert clone(step).get_params()["config"] == SMALL
+    pipe = make_pipeline(step, MinMaxScaler())
+    X = pipe.fit_transform(manifest[["path"]].iloc[:6])
+    assert X.shape == (6, len(FeatureBank(SMALL).feature_names))
+    assert X.min() >= 0 and X.max() <= 1 + 1e-5
+    assert list(step.get_feature_names_out()[:2]) == ["zcr_mean", "zcr_std"]
+    with pytest.raises(ValueError, match="broken"):
+        bad = tmp_path / "broken.wav"
+        bad.write_bytes(b"nope")
+        step.transform([str(bad)])

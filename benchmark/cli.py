@@ -121,6 +121,34 @@ def _cmd_cache(args) -> int:
     return 0
 
 
+def _cmd_run(args) -> int:
+    from benchmark.config import load_experiment
+    from benchmark.run import RunOptions, run
+
+    cfg = load_experiment(args.config, results_dir=args.results_dir)
+    opts = RunOptions(data_root=args.data_root, cache_dir=args.cache_dir, n_jobs=args.n_jobs,
+                      tracking_uri=args.tracking_uri, optuna_storage=args.optuna_storage,
+                      progress=not args.quiet)
+    summary = run(cfg, opts)
+    if len(summary):
+        cols = ["dataset", "features", "model", "normalisation", "folds", "uar_mean", "uar_std",
+                "wa_mean", "macro_f1_mean"]
+        print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if not args.no_report:
+        from benchmark.report import write_report
+
+        write_report(cfg.name, cfg.results_dir, tracking_uri=args.tracking_uri)
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from benchmark.report import write_report
+
+    written = write_report(args.experiment, args.results_dir, tracking_uri=args.tracking_uri)
+    print(f"wrote {len(written)} files under {Path(args.results_dir) / args.experiment}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="serbench", description="Speaker-independent speech emotion recognition benchmarks.")
@@ -156,6 +184,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="loky", help="joblib backend: loky, threading, dask")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_extract)
+
+    p = sub.add_parser("run", help="run an experiment config (resumable)")
+    p.add_argument("config", help="experiments/*.toml")
+    p.add_argument("--data-root")
+    p.add_argument("--cache-dir")
+    p.add_argument("--results-dir", help="default: the config's results_dir (results)")
+    p.add_argument("--n-jobs", type=int, default=2)
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: results/mlflow.db)")
+    p.add_argument("--optuna-storage", help="Optuna RDB URL (default: SQLite in results)")
+    p.add_argument("--no-report", action="store_true", help="skip `serbench report`")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("report", help="tables, statistics and figures from stored runs")
+    p.add_argument("experiment", help="experiment name (a folder under the results dir)")
+    p.add_argument("--results-dir", default="results")
+    p.add_argument("--tracking-uri")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("cache", help="inspect, verify or clear the feature cache")
     p.add_argument("action", choices=["info", "verify", "clear"])

@@ -58,6 +58,15 @@ class FeatureBank:
             names.append("voiced_fraction")
         return names
 
+    def group_columns(self) -> dict[str, list[str]]:
+        """Feature columns per descriptor group, so an ablation selects columns of one table
+        instead of extracting again."""
+        out: dict[str, list[str]] = {}
+        for g in self.config.groups:
+            sub = FeatureBank(self.config.with_groups([g])).feature_names
+            out[g] = sub
+        return out
+
     # -- computation ---------------------------------------------------------------------
     def _prepare(self, y: np.ndarray, sr: int) -> np.ndarray:
         y = np.asarray(y, dtype=np.float32)

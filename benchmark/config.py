@@ -1,0 +1,190 @@
+"""Experiment configs: TOML in, typed frozen objects out; an unknown key is an error naming it."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from benchmark.labels import EMOTIONS
+from features.config import GROUPS, FeatureConfig
+
+PROTOCOLS = ("loso", "group_kfold", "cross_corpus", "random_split")
+ABLATIONS = ("none", "single", "leave_one_out", "both")
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    """How outer folds are drawn, and the inner folds tuning uses.
+
+    ``random_split`` ignores speakers: it is offered for comparison with papers that use it,
+    and every output marks it speaker-dependent because it inflates scores.
+    """
+
+    kind: str = "loso"
+    k: int = 6  # outer folds of group_kfold
+    inner_k: int = 3  # inner grouped folds for tuning
+    train: tuple[str, ...] = ()  # cross_corpus: training corpora
+    test: tuple[str, ...] = ()  # cross_corpus: test corpora
+    test_size: float = 0.2  # random_split
+    repeats: int = 1  # random_split: how many random splits
+
+    def __post_init__(self):
+        if self.kind not in PROTOCOLS:
+            raise ValueError(f"protocol.kind {self.kind!r} is not one of {PROTOCOLS}")
+        if self.kind == "cross_corpus" and not (self.train and self.test):
+            raise ValueError("protocol cross_corpus needs train = [...] and test = [...]")
+        if self.k < 2 or self.inner_k < 2:
+            raise ValueError("protocol.k and protocol.inner_k must be >= 2")
+
+    @property
+    def speaker_dependent(self) -> bool:
+        return self.kind == "random_split"
+
+    def describe(self, n_folds: int) -> str:
+        """Words for a table caption, e.g. ``leave-one-speaker-out, 24 folds``."""
+        if self.kind == "loso":
+            return f"leave-one-speaker-out, {n_folds} folds"
+        if self.kind == "group_kfold":
+            return f"speaker-independent {n_folds}-fold cross-validation"
+        if self.kind == "cross_corpus":
+            return f"cross-corpus, train {'+'.join(self.train)}, test {'+'.join(self.test)}"
+        return (f"SPEAKER-DEPENDENT random {1 - self.test_size:.0%}/{self.test_size:.0%} split"
+                f" x{n_folds} (inflated; for comparison only)")
+
+
+@dataclass(frozen=True)
+class TuningConfig:
+    """Optuna budget per (model, outer fold): whichever of trials or seconds runs out first."""
+
+    n_trials: int = 12
+    timeout_s: float = 600.0  # a safety cap; the trial count is what keeps runs reproducible
+    pruning: bool = True
+    per_model: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self):
+        if self.n_trials < 0 or self.timeout_s <= 0:
+            raise ValueError("tuning.n_trials must be >= 0 and tuning.timeout_s > 0")
+        allowed = {"n_trials", "timeout_s", "pruning"}
+        for model, values in self.per_model.items():
+            unknown = sorted(set(values) - allowed)
+            if unknown:
+                raise KeyError(f"[tuning.per_model.{model}]: unknown key(s) {unknown}; "
+                               f"known: {sorted(allowed)}")
+
+    def for_model(self, model: str) -> TuningConfig:
+        """This budget with the model's own overrides applied."""
+        values = dict(self.per_model.get(model, {}))
+        return dataclasses.replace(self, per_model=MappingProxyType({}), **values)
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    name: str
+    corpora: tuple[str, ...] = ("*",)  # "*": every corpus found under the data root
+    combine: bool = False  # one dataset of all corpora (speakers stay corpus-qualified)
+    data_root: str | None = None
+    synthetic_fallback: bool = True  # no corpus found: use the built-in synthetic corpus
+    label_map: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    drop_labels: tuple[str, ...] = ()
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    ablation: str = "none"
+    models: tuple[str, ...] = ("svm_rbf", "rf", "xgboost")
+    speaker_norm: tuple[bool, ...] = (False, True)
+    class_weight: bool = True
+    select_k: int | None = None  # SelectKBest(f_classif) inside the pipeline
+    fixed_params: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    tuning: TuningConfig = field(default_factory=TuningConfig)
+    seed: int = 0
+    results_dir: str = "results"
+
+    def __post_init__(self):
+        from benchmark.models import MODELS
+
+        unknown = [m for m in self.models if m not in MODELS]
+        if unknown:
+            raise ValueError(f"unknown model(s) {unknown}; known: {sorted(MODELS)}")
+        if self.ablation not in ABLATIONS:
+            raise ValueError(f"ablation {self.ablation!r} is not one of {ABLATIONS}")
+        for label in (*self.label_map.keys(), *self.drop_labels):
+            if label not in EMOTIONS:
+                raise ValueError(f"label {label!r} is not in the vocabulary {EMOTIONS}")
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(v):
+            if isinstance(v, MappingProxyType | dict):
+                return {k: plain(x) for k, x in v.items()}
+            if dataclasses.is_dataclass(v):
+                return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+            if isinstance(v, tuple):
+                return [plain(x) for x in v]
+            return v
+        return plain(self)
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+    def feature_variants(self) -> dict[str, tuple[str, ...]]:
+        """Feature-group sets to evaluate: ``full`` plus the ablation's variants."""
+        groups = self.features.groups
+        out = {"full": groups}
+        if self.ablation in ("single", "both"):
+            out.update({f"only_{g}": (g,) for g in groups})
+        if self.ablation in ("leave_one_out", "both"):
+            out.update({f"without_{g}": tuple(x for x in groups if x != g) for g in groups
+                        if len(groups) > 1})
+        return out
+
+
+def _build(cls, values: dict, where: str, convert: dict | None = None):
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise KeyError(f"{where}: unknown key(s) {unknown}; known: {sorted(names)}")
+    out = {}
+    for k, v in values.items():
+        if convert and k in convert:
+            v = convert[k](v)
+        elif isinstance(v, list):
+            v = tuple(v)
+        out[k] = v
+    return cls(**out)
+
+
+def load_experiment(path: str | Path, **overrides) -> ExperimentConfig:
+    """Read and validate an experiment TOML. ``overrides`` replace top-level values."""
+    path = Path(path)
+    with open(path, "rb") as fh:
+        raw = tomllib.load(fh)
+    raw.setdefault("name", path.stem)
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    where = str(path)
+    convert = {
+        "features": lambda v: _feature_config(v, where),
+        "protocol": lambda v: _build(ProtocolConfig, v, f"{where} [protocol]"),
+        "tuning": lambda v: _build(TuningConfig, v, f"{where} [tuning]", {
+            "per_model": lambda pm: MappingProxyType({k: MappingProxyType(dict(x))
+                                                      for k, x in pm.items()})}),
+        "label_map": lambda v: MappingProxyType(dict(v)),
+        "fixed_params": lambda v: MappingProxyType({k: MappingProxyType(dict(p))
+                                                    for k, p in v.items()}),
+    }
+    return _build(ExperimentConfig, raw, where, convert)
+
+
+def _feature_config(values: dict, where: str) -> FeatureConfig:
+    try:
+        return FeatureConfig.from_dict(values)
+    except KeyError as exc:
+        raise KeyError(f"{where} [features]: {exc.args[0]}") from exc
+    except ValueError as exc:
+        raise ValueError(f"{where} [features]: {exc}") from exc
+
+
+__all__ = ["GROUPS", "ExperimentConfig", "ProtocolConfig", "TuningConfig", "load_experiment"]

@@ -1,0 +1,122 @@
+"""The classifiers, each beside its Optuna search space, as scikit-learn Pipelines.
+
+Every pipeline is ``SpeakerStandardScaler -> MinMaxScaler -> [SelectKBest] -> classifier``:
+scalers and selectors are fitted inside the pipeline, so on training rows only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from sklearn.feature_selection import SelectKBest, f_classif
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler
+from sklearn.svm import SVC, LinearSVC
+
+from benchmark.preprocessing import SpeakerStandardScaler
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A classifier factory, its search space and its untuned defaults."""
+
+    name: str
+    make: Callable[..., Any]  # (params, seed, class_weight) -> estimator
+    space: Callable[[optuna.Trial], dict]
+    defaults: dict
+    sample_weighted: bool = False  # class weighting via fit(sample_weight=...) (XGBoost)
+
+
+def _svm_rbf(p, seed, balanced):
+    return SVC(kernel="rbf", C=p["C"], gamma=p["gamma"], cache_size=500,
+               class_weight="balanced" if balanced else None, random_state=seed)
+
+
+def _svm_linear(p, seed, balanced):
+    return LinearSVC(C=p["C"], class_weight="balanced" if balanced else None,
+                     random_state=seed, max_iter=20000)
+
+
+def _rf(p, seed, balanced):
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(
+        n_estimators=p["n_estimators"], max_features=p["max_features"],
+        min_samples_leaf=p["min_samples_leaf"], class_weight="balanced" if balanced else None,
+        random_state=seed, n_jobs=1)
+
+
+def _xgb(p, seed, balanced):
+    from xgboost import XGBClassifier
+
+    return XGBClassifier(
+        n_estimators=p["n_estimators"], max_depth=p["max_depth"],
+        learning_rate=p["learning_rate"], subsample=p["subsample"],
+        colsample_bytree=p["colsample_bytree"], tree_method="hist", max_bin=64,
+        random_state=seed, n_jobs=1, verbosity=0)
+
+
+def _logreg(p, seed, balanced):
+    return LogisticRegression(C=p["C"], max_iter=3000,
+                              class_weight="balanced" if balanced else None, random_state=seed)
+
+
+def _knn(p, seed, balanced):
+    return KNeighborsClassifier(n_neighbors=p["n_neighbors"], weights=p["weights"])
+
+
+MODELS: dict[str, ModelSpec] = {s.name: s for s in (
+    ModelSpec("svm_rbf", _svm_rbf,
+              lambda t: {"C": t.suggest_float("C", 0.3, 300.0, log=True),
+                         "gamma": t.suggest_float("gamma", 1e-4, 1e-1, log=True)},
+              {"C": 10.0, "gamma": "scale"}),
+    ModelSpec("svm_linear", _svm_linear,
+              lambda t: {"C": t.suggest_float("C", 1e-4, 1.0, log=True)},
+              {"C": 0.01}),
+    ModelSpec("rf", _rf,
+              lambda t: {"n_estimators": t.suggest_int("n_estimators", 100, 400, step=100),
+                         "max_features": t.suggest_categorical("max_features",
+                                                               ["sqrt", "log2", 0.1]),
+                         "min_samples_leaf": t.suggest_int("min_samples_leaf", 1, 4)},
+              {"n_estimators": 300, "max_features": "sqrt", "min_samples_leaf": 1}),
+    ModelSpec("xgboost", _xgb,
+              lambda t: {"n_estimators": t.suggest_int("n_estimators", 100, 300, step=50),
+                         "max_depth": t.suggest_int("max_depth", 2, 6),
+                         "learning_rate": t.suggest_float("learning_rate", 0.03, 0.3, log=True),
+                         "subsample": t.suggest_float("subsample", 0.6, 1.0),
+                         "colsample_bytree": t.suggest_float("colsample_bytree", 0.1, 0.5)},
+              {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.1, "subsample": 0.8,
+               "colsample_bytree": 0.3},
+              sample_weighted=True),
+    ModelSpec("logreg", _logreg,
+              lambda t: {"C": t.suggest_float("C", 1e-3, 10.0, log=True)},
+              {"C": 0.1}),
+    ModelSpec("knn", _knn,
+              lambda t: {"n_neighbors": t.suggest_int("n_neighbors", 1, 30),
+                         "weights": t.suggest_categorical("weights", ["uniform", "distance"])},
+              {"n_neighbors": 10, "weights": "distance"}),
+)}
+
+
+def build_pipeline(spec: ModelSpec, params: dict, *, speaker_norm: bool, seed: int = 0,
+                   class_weight: bool = True, select_k: int | None = None) -> Pipeline:
+    steps = [("speaker_norm", SpeakerStandardScaler(enabled=speaker_norm)),
+             ("scale", MinMaxScaler())]
+    if select_k:
+        steps.append(("select", SelectKBest(f_classif, k=select_k)))
+    steps.append(("clf", spec.make({**spec.defaults, **params}, seed, class_weight)))
+    return Pipeline(steps)
+
+
+def fit_params(spec: ModelSpec, y, class_weight: bool) -> dict:
+    """Keyword arguments for ``Pipeline.fit`` (class weights for models that take them so)."""
+    if class_weight and spec.sample_weighted:
+        from sklearn.utils.class_weight import compute_sample_weight
+
+        return {"clf__sample_weight": compute_sample_weight("balanced", y)}
+    return {}

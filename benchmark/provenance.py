@@ -1,0 +1,53 @@
+"""Where a result came from: code version, packages, and the data's fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+PACKAGES = ("serbench", "numpy", "scipy", "librosa", "numba", "scikit-learn", "xgboost",
+            "optuna", "mlflow", "pandas", "soundfile", "soxr", "torch")
+
+
+def git_state(root: str | Path = ".") -> dict:
+    """``{"commit": sha or "unknown", "dirty": bool}`` of the working tree at ``root``."""
+    def git(*args):
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit or "unknown", "dirty": bool(status)}
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def corpus_fingerprint(manifest: pd.DataFrame) -> dict:
+    """File count, total bytes and one BLAKE2b over (relative name, size, content) of every
+    file, so a reader can tell whether their copy of a corpus is byte-identical to ours."""
+    h = hashlib.blake2b(digest_size=16)
+    total = 0
+    paths = sorted(manifest["path"])
+    root = Path(paths[0]).parents[1] if paths else Path(".")
+    for p in paths:
+        data = Path(p).read_bytes()
+        total += len(data)
+        try:
+            rel = str(Path(p).relative_to(root))
+        except ValueError:
+            rel = Path(p).name
+        h.update(rel.encode() + b"\0" + str(len(data)).encode() + b"\0")
+        h.update(hashlib.blake2b(data, digest_size=16).digest())
+    return {"files": len(paths), "bytes": total, "blake2b": h.hexdigest()}

@@ -1,0 +1,112 @@
+"""MLflow: one experiment per config, a parent run per cell, a nested run per outer fold.
+
+Thin and explicit: the client API only, so logging from the main process while workers
+compute needs no global run state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+# No network at run time: MLflow's usage telemetry stays off.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+import mlflow  # noqa: E402
+from mlflow.entities import Metric, Param, RunTag  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID  # noqa: E402
+
+CELL_TAG = "serbench.cell"
+FOLD_TAG = "serbench.fold"
+
+
+def default_uri(results_dir: str | Path) -> str:
+    return f"sqlite:///{(Path(results_dir) / 'mlflow.db').resolve()}"
+
+
+class Tracker:
+    def __init__(self, uri: str, experiment: str, artifact_root: str | Path | None = None):
+        mlflow.set_tracking_uri(uri)
+        self.client = MlflowClient(uri)
+        found = self.client.get_experiment_by_name(experiment)
+        if found is None:
+            location = Path(artifact_root).resolve().as_uri() if artifact_root else None
+            self.experiment_id = self.client.create_experiment(experiment, location)
+        else:
+            self.experiment_id = found.experiment_id
+        self.uri = uri
+
+    def _find(self, cell_id: str, fold: str | None):
+        query = f"tags.`{CELL_TAG}` = '{cell_id}'"
+        query += f" and tags.`{FOLD_TAG}` = '{fold}'" if fold else f" and tags.`{FOLD_TAG}` = '-'"
+        runs = self.client.search_runs([self.experiment_id], query, max_results=5)
+        return runs[0] if runs else None
+
+    def parent(self, cell_id: str, name: str, params: dict, tags: dict) -> str:
+        """The cell's parent run, created on first use, found again on resume."""
+        run = self._find(cell_id, None)
+        if run is not None:
+            return run.info.run_id
+        run = self.client.create_run(self.experiment_id, run_name=name,
+                                     tags={CELL_TAG: cell_id, FOLD_TAG: "-", **tags})
+        self._log(run.info.run_id, params=params)
+        return run.info.run_id
+
+    def fold_done(self, cell_id: str, fold: str) -> bool:
+        run = self._find(cell_id, fold)
+        return run is not None and run.info.status == "FINISHED"
+
+    def log_fold(self, parent_id: str, cell_id: str, fold: str, name: str, params: dict,
+                 metrics: dict, tags: dict, artifacts: dict[str, object]) -> str:
+        """A finished nested run; ``artifacts`` maps file names to JSON-able values, text
+        or paths of files to copy."""
+        run = self.client.create_run(
+            self.experiment_id, run_name=name,
+            tags={MLFLOW_PARENT_RUN_ID: parent_id, CELL_TAG: cell_id, FOLD_TAG: fold, **tags})
+        run_id = run.info.run_id
+        self._log(run_id, params=params, metrics=metrics)
+        self._artifacts(run_id, artifacts)
+        self.client.set_terminated(run_id, "FINISHED")
+        return run_id
+
+    def finish_parent(self, parent_id: str, metrics: dict, artifacts: dict[str, object]):
+        self._log(parent_id, metrics=metrics)
+        self._artifacts(parent_id, artifacts)
+        self.client.set_terminated(parent_id, "FINISHED")
+
+    def log_model(self, parent_id: str, model, name: str = "model", **kw):
+        """Log a fitted Pipeline with skops (no pickle), trusting exactly its own classes."""
+        import mlflow.sklearn
+
+        trusted = sorted({f"{type(o).__module__}.{type(o).__qualname__}"
+                          for _, o in getattr(model, "steps", [])})
+        with mlflow.start_run(run_id=parent_id):
+            return mlflow.sklearn.log_model(model, name=name, skops_trusted_types=trusted,
+                                            **kw)
+
+    def _log(self, run_id: str, params: dict | None = None, metrics: dict | None = None):
+        ps = [Param(k, str(v)[:6000]) for k, v in (params or {}).items()]
+        ms = [Metric(k, float(v), 0, 0) for k, v in (metrics or {}).items()]
+        for i in range(0, max(len(ps), len(ms), 1), 100):
+            self.client.log_batch(run_id, metrics=ms[i:i + 100], params=ps[i:i + 100],
+                                  tags=[RunTag("serbench.logged", "1")] if i == 0 else [])
+
+    def _artifacts(self, run_id: str, artifacts: dict[str, object]):
+        if not artifacts:
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            for fname, value in artifacts.items():
+                target = Path(tmp) / fname
+                if isinstance(value, Path):
+                    target.write_bytes(value.read_bytes())
+                elif isinstance(value, str):
+                    target.write_text(value)
+                elif hasattr(value, "savefig"):
+                    value.savefig(target, dpi=120, bbox_inches="tight")
+                else:
+                    target.write_text(json.dumps(value, indent=1, sort_keys=True))
+            self.client.log_artifacts(run_id, tmp)

@@ -1,0 +1,120 @@
+"""smoke.toml end to end: scores, MLflow runs, resume after SIGKILL, an MLflow server."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from benchmark.config import load_experiment
+from benchmark.run import RunOptions, run
+from benchmark.tracking import default_uri
+
+SMOKE = Path(__file__).parents[1] / "experiments" / "smoke.toml"
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("cache"))
+
+
+def _smoke(tmp_path, cache_dir, **kw):
+    cfg = load_experiment(SMOKE, results_dir=str(tmp_path / "results"))
+    return cfg, run(cfg, RunOptions(cache_dir=cache_dir, n_jobs=2, progress=False, **kw))
+
+
+def test_smoke_runs_scores_and_logs(tmp_path, cache_dir):
+    cfg, summary = _smoke(tmp_path, cache_dir)
+    assert len(summary) == 4 and (summary["folds"] == 4).all()
+    assert (summary["uar_mean"] > 0.5).all(), summary  # 8 classes: chance is 0.125
+    assert set(summary["normalisation"]) == {"global", "speaker-norm"}
+    client = MlflowClient(default_uri(cfg.results_dir))
+    exp = client.get_experiment_by_name("smoke")
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    parents = [r for r in runs if r.data.tags.get("serbench.fold") == "-"]
+    nested = [r for r in runs if r.data.tags.get("serbench.fold", "-") != "-"]
+    assert len(parents) == 4 and len(nested) == 16
+    one = nested[0]
+    assert {"uar", "wa", "macro_f1"} <= set(one.data.metrics)
+    assert one.data.tags["mlflow.parentRunId"] in {p.info.run_id for p in parents}
+    for tag in ("git_commit", "feature_config", "data_fingerprint", "version.scikit-learn"):
+        assert tag in one.data.tags
+    assert any(k.startswith("best_") for k in one.data.params)
+    names = {a.path for a in client.list_artifacts(one.info.run_id)}
+    assert {"predictions.csv", "confusion.json"} <= names
+    assert parents[0].data.metrics["uar_mean"] > 0.5
+
+
+def test_resume_after_sigkill_recomputes_only_unfinished_tasks(tmp_path, cache_dir):
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "benchmark.cli", "run", str(SMOKE), "--results-dir",
+           str(results), "--cache-dir", cache_dir, "--n-jobs", "1", "-q", "--no-report"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    done = []
+    while time.time() < deadline:
+        done = list(results.glob("smoke/folds/*/fold*.json"))
+        if len(done) >= 5:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {p: p.stat().st_mtime_ns for p in results.glob("smoke/folds/*/*.json")
+              if p.name != "cell.json"}
+    assert 5 <= len([p for p in before if p.name.startswith("fold")]) < 16
+    cfg = load_experiment(SMOKE, results_dir=str(results))
+    summary = run(cfg, RunOptions(cache_dir=cache_dir, n_jobs=2, progress=False))
+    assert len(summary) == 4
+    for p, mtime in before.items():
+        assert p.stat().st_mtime_ns == mtime, f"{p.name} was recomputed"
+    # every fold logged exactly once in MLflow, none duplicated by the rerun
+    client = MlflowClient(default_uri(cfg.results_dir))
+    exp = client.get_experiment_by_name("smoke")
+    nested = [r for r in client.search_runs([exp.experiment_id], max_results=1000)
+              if r.data.tags.get("serbench.fold", "-") != "-"]
+    keys = [(r.data.tags["serbench.cell"], r.data.tags["serbench.fold"]) for r in nested]
+    assert len(keys) == len(set(keys)) == 16
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_smoke_against_an_mlflow_server(tmp_path, cache_dir):
+    port = _free_port()
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    server = subprocess.Popen(
+        [str(mlflow_bin), "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{uri}/health", timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline or server.poll() is not None:
+                    pytest.fail("mlflow server did not start")
+                time.sleep(0.5)
+        cfg, summary = _smoke(tmp_path, cache_dir, tracking_uri=uri)
+        client = MlflowClient(uri)
+        exp = client.get_experiment_by_name("smoke")
+        runs = client.search_runs([exp.experiment_id], max_results=1000)
+        assert len(runs) == 20
+        uars = sorted(r.data.metrics["uar_mean"] for r in runs if "uar_mean" in r.data.metrics)
+        assert uars == pytest.approx(sorted(summary["uar_mean"]))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

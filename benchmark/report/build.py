@@ -1,15 +1,341 @@
-"""Placeholder until the report issue lands: writes the summary table only."""
+"""``serbench report``: every table, statistic and figure of an experiment, from stored runs.
+
+Outputs are deterministic functions of the stored folds (sorted, fixed seeds); the only
+time-dependent facts go to ``timestamps.json``.
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from benchmark.provenance import git_state, package_versions
+from benchmark.report import figures, stats
+from benchmark.report.results import Results, collect
+from benchmark.report.tables import Table, write
 
-def write_report(experiment: str, results_dir: str = "results", tracking_uri=None) -> list[Path]:
+N_BOOT = 2000
+
+
+def _label(row) -> str:
+    return f"{row['model']} ({row['normalisation']})"
+
+
+def _protocols(cells: pd.DataFrame) -> str:
+    parts = [f"{ds}: {p}" for ds, p in
+             cells.groupby("dataset")["protocol"].first().sort_index().items()]
+    return "; ".join(parts)
+
+
+def main_table(res: Results) -> Table:
+    cells = res.cells[res.cells["features"] == "full"]
+    agg = res.folds.groupby("cell_id")[["uar", "wa", "macro_f1"]].agg(["mean", "std"])
+    rows = {}
+    for _, c in cells.sort_values(["model", "normalisation"]).iterrows():
+        key = (c["model"], c["normalisation"])
+        row = rows.setdefault(key, {"model": c["model"], "normalisation": c["normalisation"]})
+        for metric, short in (("uar", "UAR"), ("wa", "WA"), ("macro_f1", "F1")):
+            row[f"{c['dataset']} {short}"] = agg.loc[c["cell_id"], (metric, "mean")]
+            row[f"{c['dataset']} {short}_std"] = agg.loc[c["cell_id"], (metric, "std")]
+    frame = pd.DataFrame(list(rows.values()))
+    values = tuple(c for c in frame.columns if c not in ("model", "normalisation")
+                   and not c.endswith("_std"))
+    flag = " SPEAKER-DEPENDENT split: inflated scores." if cells["speaker_dependent"].any() \
+        else ""
+    caption = (f"UAR, weighted accuracy (WA) and macro-F1, mean ± std over outer folds "
+               f"({_protocols(cells)}). Bold: best per column.{flag}")
+    return Table("main", caption, frame, ("model", "normalisation"), values)
+
+
+def recall_tables(res: Results) -> list[Table]:
+    out = []
+    cells = res.cells[res.cells["features"] == "full"]
+    for dataset, grp in cells.groupby("dataset", sort=True):
+        classes = grp.iloc[0]["classes"]
+        rows = []
+        for _, c in grp.sort_values(["model", "normalisation"]).iterrows():
+            f = res.folds[res.folds["cell_id"] == c["cell_id"]]
+            rows.append({"model": c["model"], "normalisation": c["normalisation"],
+                         **{e: f[f"recall_{e}"].mean() for e in classes
+                            if f"recall_{e}" in f}})
+        frame = pd.DataFrame(rows)
+        caption = (f"Per-emotion recall on {dataset}, mean over outer folds "
+                   f"({grp.iloc[0]['protocol']}). Bold: best per emotion.")
+        out.append(Table(f"recall_{_slug(dataset)}", caption, frame, ("model", "normalisation"),
+                         tuple(c for c in frame.columns if c not in ("model",
+                                                                       "normalisation"))))
+    return out
+
+
+def ablation_tables(res: Results) -> list[Table]:
+    out = []
+    for dataset, grp in res.cells.groupby("dataset", sort=True):
+        if grp["features"].nunique() < 2:
+            continue
+        agg = res.folds.groupby("cell_id")["uar"].agg(["mean", "std"])
+        rows = {}
+        for _, c in grp.iterrows():
+            row = rows.setdefault(c["features"], {"features": c["features"],
+                                                  "n_features": c["n_features"]})
+            row[_label(c)] = agg.loc[c["cell_id"], "mean"]
+            row[f"{_label(c)}_std"] = agg.loc[c["cell_id"], "std"]
+        order = sorted(rows, key=lambda v: (v != "full", not v.startswith("only"), v))
+        frame = pd.DataFrame([rows[k] for k in order])
+        values = tuple(c for c in frame.columns if c not in ("features", "n_features")
+                       and not c.endswith("_std"))
+        caption = (f"Feature-group ablation on {dataset}: UAR mean ± std over outer folds "
+                   f"({grp.iloc[0]['protocol']}); only_X uses one group, without_X drops it.")
+        out.append(Table(f"ablation_{_slug(dataset)}", caption, frame,
+                         ("features", "n_features"), values))
+    return out
+
+
+def cross_corpus_table(res: Results) -> Table | None:
+    cells = res.cells[res.cells["dataset"].str.contains("->") & (res.cells["features"] ==
+                                                                 "full")]
+    if cells.empty:
+        return None
+    agg = res.folds.groupby("cell_id")["uar"].mean()
+    rows = {}
+    for _, c in cells.iterrows():
+        train, test = c["dataset"].split("->")
+        row = rows.setdefault((train, _label(c)), {"train": train, "model": _label(c)})
+        row[f"test {test}"] = agg[c["cell_id"]]
+    frame = pd.DataFrame(list(rows.values())).sort_values(["train", "model"])
+    values = tuple(c for c in frame.columns if c.startswith("test "))
+    return Table("cross_corpus", "Cross-corpus UAR: train corpus (rows) x test corpus "
+                 "(columns), over their shared emotions; no test speaker or corpus is seen in "
+                 "training or tuning.", frame.reset_index(drop=True), ("train", "model"), values)
+
+
+def _confusions(preds: pd.DataFrame, classes: list[str]) -> tuple[np.ndarray, list]:
+    """Per-speaker confusion counts, shape (n_speakers, K, K), for speaker bootstraps."""
+    idx = {c: i for i, c in enumerate(classes)}
+    speakers = sorted(preds["speaker"].unique())
+    out = np.zeros((len(speakers), len(classes), len(classes)))
+    pos = {s: i for i, s in enumerate(speakers)}
+    for s, t, p in zip(preds["speaker"], preds["true"], preds["pred"], strict=True):
+        out[pos[s], idx[t], idx[p]] += 1
+    return out, speakers
+
+
+def bootstrap_ci(conf: np.ndarray, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float]:
+    """95% percentile CI of pooled UAR, resampling speakers (vectorised over resamples)."""
+    rng = np.random.default_rng(seed)
+    n = conf.shape[0]
+    weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n)
+                        for _ in range(n_boot)])
+    total = np.einsum("bs,skl->bkl", weights, conf)
+    support = total.sum(axis=2)
+    recall = np.divide(np.einsum("bkk->bk", total), support, out=np.zeros_like(support),
+                       where=support > 0)
+    uars = (recall * (support > 0)).sum(1) / np.maximum((support > 0).sum(1), 1)
+    lo, hi = np.quantile(uars, [0.025, 0.975])
+    return float(lo), float(hi)
+
+
+def stats_table(res: Results) -> Table | None:
+    cmp = stats.paired_comparisons(res.cells, res.folds)
+    if cmp.empty:
+        return None
+    cmp = cmp.sort_values(["dataset", "features", "normalisation", "diff"]).reset_index(
+        drop=True)
+    caption = ("Best model (by mean UAR) against each other model, paired over the same "
+               "outer folds: two-sided Wilcoxon signed-rank test and the corrected resampled "
+               "t-test of Nadeau & Bengio (2003). " + _protocols(res.cells))
+    frame = cmp[["dataset", "features", "normalisation", "best", "other", "diff",
+                 "wilcoxon_p", "corrected_t_p"]]
+    return Table("stats", caption, frame, ("dataset", "features", "normalisation", "best",
+                                           "other"), ("diff", "wilcoxon_p", "corrected_t_p"),
+                 bold_best=False)
+
+
+def ci_table(res: Results) -> Table:
+    rows = []
+    for _, c in res.cells.sort_values(["dataset", "features", "model", "normalisation"]
+                                      ).iterrows():
+        preds = res.predictions[res.predictions["cell_id"] == c["cell_id"]]
+        conf, speakers = _confusions(preds, c["classes"])
+        lo, hi = bootstrap_ci(conf)
+        diag = np.einsum("skk->k", conf)
+        support = conf.sum(axis=(0, 2))
+        pooled = float(np.mean(diag[support > 0] / support[support > 0]))
+        rows.append({"dataset": c["dataset"], "features": c["features"], "model": c["model"],
+                     "normalisation": c["normalisation"], "pooled UAR": pooled,
+                     "CI low": lo, "CI high": hi, "speakers": len(speakers)})
+    return Table("uar_ci", f"Pooled UAR over all test files with a 95% bootstrap confidence "
+                 f"interval ({N_BOOT} resamples of speakers). {_protocols(res.cells)}",
+                 pd.DataFrame(rows), ("dataset", "features", "model", "normalisation"),
+                 ("pooled UAR", "CI low", "CI high"))
+
+
+def _slug(s: str) -> str:
+    return s.replace("->", "_to_").replace("+", "_").replace("/", "_")
+
+
+def make_figures(res: Results, out: Path, results_dir: Path) -> list[Path]:
+    written = []
+    fig_dir = out / "figures"
+    cells = res.cells[res.cells["features"] == "full"]
+    for dataset, grp in cells.groupby("dataset", sort=True):
+        classes = grp.iloc[0]["classes"]
+        panels = []
+        recall = {}
+        for _, c in grp.sort_values(["normalisation", "model"]).iterrows():
+            conf, _ = _confusions(res.predictions[res.predictions["cell_id"] == c["cell_id"]],
+                                  classes)
+            total = conf.sum(axis=0)
+            panels.append((_label(c), total))
+            recall[_label(c)] = np.diag(total) / np.maximum(total.sum(axis=1), 1)
+        slug = _slug(dataset)
+        written += figures.save(figures.confusion_grid(
+            panels, classes, f"{dataset}: confusion matrices, rows normalised (recall)"),
+            fig_dir, f"confusion_{slug}")
+        written += figures.save(figures.grouped_bars(
+            pd.DataFrame(recall, index=classes), "recall",
+            f"{dataset}: per-emotion recall ({grp.iloc[0]['protocol']})"),
+            fig_dir, f"recall_{slug}")
+        preds = res.predictions[res.predictions["cell_id"] == grp.iloc[0]["cell_id"]]
+        counts = preds["true"].value_counts().reindex(classes).fillna(0)
+        written += figures.save(figures.distributions(
+            counts, preds.groupby("speaker").size().sort_index(),
+            f"{dataset}: {len(preds)} test files"), fig_dir, f"distribution_{slug}")
+        written += _example_figure(preds, classes, dataset, fig_dir, slug)
+    written += _optuna_figures(res, out, fig_dir)
+    for t in ablation_tables(res):
+        frame = t.frame.set_index("features")[[c for c in t.values]]
+        written += figures.save(figures.grouped_bars(
+            frame, "UAR", f"feature-group ablation ({t.name.split('_', 1)[1]})"),
+            fig_dir, t.name)
+    return written
+
+
+def _example_figure(preds, classes, dataset, fig_dir, slug) -> list[Path]:
+    """Waveform and log-mel per emotion for one speaker (the seeds' exploratory view)."""
+    from benchmark import audio
+    from features import FeatureBank
+
+    speaker = sorted(preds["speaker"].unique())[0]
+    bank = FeatureBank()
+    examples = []
+    for emotion in classes:
+        rows = preds[(preds["speaker"] == speaker) & (preds["true"] == emotion)]
+        if rows.empty:
+            continue
+        path = sorted(rows["path"])[0]
+        try:
+            y = audio.load(path, bank.config.sr)
+        except (audio.AudioError, OSError):
+            return []
+        examples.append((emotion, y, bank.logmel(y, bank.config.sr)))
+    if not examples:
+        return []
+    hop_s = bank.config.hop_length / bank.config.sr
+    return figures.save(figures.waveforms_and_logmels(
+        examples, bank.config.sr, hop_s, f"{dataset}, speaker {speaker}: one file per emotion"),
+        fig_dir, f"examples_{slug}")
+
+
+def _optuna_figures(res: Results, out: Path, fig_dir: Path) -> list[Path]:
+    """History and importances of the final (all-speaker) study of each dataset's best cell."""
+    import optuna
+
+    db = out / "optuna.db"
+    if not db.exists():
+        return []
+    storage = optuna.storages.RDBStorage(f"sqlite:///{db.resolve()}")
+    means = res.folds.groupby("cell_id")["uar"].mean()
+    written = []
+    for dataset, grp in res.cells.groupby("dataset", sort=True):
+        best = grp.loc[grp["cell_id"].map(means).idxmax()]
+        try:
+            study = optuna.load_study(study_name=f"{best['cell_id']}/final", storage=storage)
+        except KeyError:
+            continue
+        for kind, fig in figures.optuna_views(study):
+            fig.axes[0].set_title(f"{dataset}, {_label(best)}: Optuna {kind}", fontsize=9)
+            written += figures.save(fig, fig_dir, f"optuna_{kind}_{_slug(dataset)}")
+    return written
+
+
+def write_manifest(out: Path) -> Path:
+    config = json.loads((out / "config.resolved.json").read_text())
+    config.pop("results_dir", None)  # where results go is not part of what produced them
+    data = json.loads((out / "data.json").read_text()) if (out / "data.json").exists() else {}
+    git = git_state()
+    manifest = {"git_commit": git["commit"], "git_dirty": git["dirty"],
+                "packages": package_versions(), "config": config, "seed": config["seed"],
+                "feature_config": config["features"], "corpora": data}
+    from features import FeatureConfig
+
+    manifest["feature_config_digest"] = FeatureConfig.from_dict(config["features"]).digest()
+    path = out / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def write_readme(out: Path, experiment: str, written: list[Path], cells: pd.DataFrame) -> Path:
+    import os
+
+    rel = sorted(str(p.relative_to(out)) for p in written)
+    lines = [f"# Results of `{experiment}`", "",
+             f"Produced by `serbench run experiments/{experiment}.toml` (then `serbench report "
+             f"{experiment}`, which rebuilds everything here from the stored folds) on a "
+             f"machine with {os.cpu_count()} cores. Protocols: {_protocols(cells)}.", "",
+             "| file | what it is |", "|---|---|"]
+    what = {
+        "tables/main": "models x corpora: UAR, WA, macro-F1, mean ± std over outer folds",
+        "tables/recall_": "per-emotion recall per model",
+        "tables/ablation_": "feature-group ablation",
+        "tables/cross_corpus": "train corpus x test corpus UAR",
+        "tables/stats": "best model vs others: Wilcoxon and corrected resampled t-test p",
+        "tables/uar_ci": "pooled UAR with 95% bootstrap CI over speakers",
+        "figures/confusion_": "row-normalised confusion matrices",
+        "figures/recall_": "per-emotion recall bars",
+        "figures/distribution_": "class and speaker distributions",
+        "figures/examples_": "waveform and log-mel per emotion, one speaker",
+        "figures/optuna_history": "Optuna optimisation history (best cell, final study)",
+        "figures/optuna_importance": "Optuna parameter importances (fANOVA)",
+        "figures/ablation_": "feature-group ablation bars",
+        "manifest.json": "git commit, packages, resolved config, seeds, corpus fingerprints",
+        "timestamps.json": "when the report was written (kept apart for determinism)",
+        "summary.csv": "one row per cell, as `serbench run` printed it",
+        "folds/": "per-fold checkpoints: predictions, best parameters (the stored runs)",
+    }
+    for r in rel:
+        desc = next((v for k, v in what.items() if r.startswith(k)), "")
+        lines.append(f"| `{r}` | {desc} |")
+    lines += ["", "Formats: every table as CSV (numbers), Markdown and LaTeX (booktabs, "
+              "`\\pm`, best in bold); every figure as PNG and PDF.", ""]
+    path = out / "README.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def write_report(experiment: str, results_dir: str | Path = "results",
+                 tracking_uri: str | None = None) -> list[Path]:
+    """Write every report file under ``results_dir/experiment``; returns their paths."""
+    t0 = time.perf_counter()
     out = Path(results_dir) / experiment
-    summary = pd.read_csv(out / "summary.csv")
-    path = out / "summary.md"
-    path.write_text(summary.to_markdown(index=False) + "\n")
-    return [path]
+    res = collect(out)
+    if res.cells.empty:
+        raise FileNotFoundError(f"no finished cells under {out / 'folds'}; run the experiment")
+    tables = [main_table(res), *recall_tables(res), *ablation_tables(res), ci_table(res)]
+    tables += [t for t in (cross_corpus_table(res), stats_table(res)) if t is not None]
+    written: list[Path] = []
+    for t in tables:
+        written += write(t, out / "tables")
+    written += make_figures(res, out, Path(results_dir))
+    written.append(write_manifest(out))
+    stamp = out / "timestamps.json"
+    stamp.write_text(json.dumps({"report_written_utc": datetime.now(UTC).isoformat(
+        timespec="seconds"), "report_seconds": round(time.perf_counter() - t0, 2)}, indent=2)
+        + "\n")
+    written.append(stamp)
+    written.append(write_readme(out, experiment, written, res.cells))
+    return written

@@ -1,0 +1,97 @@
+"""Tables in CSV, Markdown and LaTeX (booktabs), built from one tidy frame each.
+
+Cells hold numbers in the CSV and ``mean ± std`` text in Markdown/LaTeX; the best value of a
+column is bold. Every table carries a caption naming its protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str  # file stem
+    caption: str
+    frame: pd.DataFrame  # numbers; ``<col>`` and optional ``<col>_std`` pairs
+    index: tuple[str, ...]  # descriptive columns, left
+    values: tuple[str, ...]  # numeric columns (bold-best), each may have ``_std``
+    higher_is_better: bool = True
+    digits: int = 3
+    bold_best: bool = True  # off for tables of p-values, where "best" means nothing
+
+
+def _fmt(mean: float, std: float | None, digits: int) -> str:
+    if mean is None or (isinstance(mean, float) and np.isnan(mean)):
+        return "–"
+    if std is None or (isinstance(std, float) and np.isnan(std)):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def _best_rows(t: Table) -> dict[str, set[int]]:
+    best = {col: set() for col in t.values}
+    if not t.bold_best:
+        return best
+    for col in t.values:
+        col_values = t.frame[col].astype(float)
+        if col_values.notna().any():
+            target = col_values.max() if t.higher_is_better else col_values.min()
+            best[col] = set(np.flatnonzero(np.isclose(col_values, target)))
+        else:
+            best[col] = set()
+    return best
+
+
+def _cells(t: Table, bold: callable, pm: str) -> list[list[str]]:
+    best = _best_rows(t)
+    rows = []
+    for i, (_, r) in enumerate(t.frame.iterrows()):
+        row = [str(r[c]) for c in t.index]
+        for col in t.values:
+            std = r.get(f"{col}_std")
+            text = _fmt(r[col], std, t.digits).replace(" ± ", pm)
+            row.append(bold(text) if i in best[col] else text)
+        rows.append(row)
+    return rows
+
+
+def to_markdown(t: Table) -> str:
+    header = list(t.index) + list(t.values)
+    lines = [f"**{t.caption}**", "", "| " + " | ".join(header) + " |",
+             "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in _cells(t, lambda s: f"**{s}**", " ± ")]
+    return "\n".join(lines) + "\n"
+
+
+def _tex_escape(s: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"),
+                 ("#", r"\#"), ("->", r"$\rightarrow$"), ("±", r"$\pm$")):
+        s = s.replace(a, b)
+    return s
+
+
+def to_latex(t: Table) -> str:
+    header = [_tex_escape(h) for h in (*t.index, *t.values)]
+    body = _cells(t, lambda s: rf"\textbf{{{s}}}", r" $\pm$ ")
+    spec = "l" * len(t.index) + "c" * len(t.values)
+    lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{_tex_escape(t.caption)}}}",
+             rf"\label{{tab:{t.name.replace('_', '-')}}}", rf"\begin{{tabular}}{{{spec}}}",
+             r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
+    lines += [" & ".join(_tex_escape(c) if "$" not in c and r"\textbf" not in c else c
+                         for c in row) + r" \\" for row in body]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def write(t: Table, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{t.name}.{ext}" for ext in ("csv", "md", "tex")]
+    t.frame.to_csv(paths[0], index=False, float_format="%.6f", lineterminator="\n")
+    paths[1].write_text(to_markdown(t))
+    paths[2].write_text(to_latex(t))
+    return paths

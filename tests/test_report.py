@@ -1,0 +1,106 @@
+"""Reports: deterministic, built from stored runs only, with correct statistics."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+import benchmark.models
+from benchmark.config import load_experiment
+from benchmark.report import write_report
+from benchmark.report.build import bootstrap_ci
+from benchmark.report.stats import corrected_resampled_ttest
+from benchmark.report.tables import Table, to_latex, to_markdown
+from benchmark.run import RunOptions, run
+
+SMOKE = Path(__file__).parents[1] / "experiments" / "smoke.toml"
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    cache = str(tmp_path_factory.mktemp("cache"))
+    outs = []
+    for name in ("a", "b"):
+        results = tmp_path_factory.mktemp(name) / "results"
+        cfg = load_experiment(SMOKE, results_dir=str(results))
+        run(cfg, RunOptions(cache_dir=cache, n_jobs=2, progress=False))
+        write_report("smoke", results)
+        outs.append(results / "smoke")
+    return outs
+
+
+def test_same_config_and_seed_give_byte_identical_tables_and_manifest(two_runs):
+    a, b = two_runs
+    files = sorted(p.relative_to(a) for p in a.glob("tables/*"))
+    assert {f.suffix for f in files} == {".csv", ".md", ".tex"} and len(files) >= 9
+    for rel in [*files, Path("manifest.json")]:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+    assert (a / "timestamps.json").exists()
+
+
+def test_report_rebuilds_from_stored_runs_without_refitting(two_runs, monkeypatch):
+    a, _ = two_runs
+
+    def forbidden(*args, **kw):
+        raise AssertionError("the report refitted a model")
+
+    monkeypatch.setattr(benchmark.models, "build_pipeline", forbidden)
+    before = (a / "tables" / "main.csv").read_bytes()
+    written = write_report("smoke", a.parent)
+    assert (a / "tables" / "main.csv").read_bytes() == before
+    names = {p.name for p in written}
+    assert {"main.tex", "stats.md", "uar_ci.csv", "manifest.json", "README.md"} <= names
+    assert any(n.startswith("confusion_") and n.endswith(".pdf") for n in names)
+    readme = (a / "README.md").read_text()
+    assert "serbench run experiments/smoke.toml" in readme and "tables/main.tex" in readme
+
+
+def test_main_table_matches_fold_checkpoints(two_runs):
+    a, _ = two_runs
+    main = pd.read_csv(a / "tables" / "main.csv")
+    summary = pd.read_csv(a / "summary.csv")
+    for _, row in summary.iterrows():
+        got = main[(main.model == row.model) & (main.normalisation == row.normalisation)]
+        assert got[f"{row.dataset} UAR"].item() == pytest.approx(row.uar_mean, abs=1e-6)
+    tex = (a / "tables" / "main.tex").read_text()
+    assert r"\toprule" in tex and r"$\pm$" in tex and r"\textbf{" in tex
+    assert "speaker-independent 4-fold" in tex
+
+
+def test_corrected_resampled_ttest_by_hand():
+    d = np.array([0.02, 0.05, -0.01, 0.04, 0.03])
+    t, p = corrected_resampled_ttest(d, n_train=400, n_test=100)
+    expected = d.mean() / np.sqrt((1 / 5 + 100 / 400) * d.var(ddof=1))
+    assert t == pytest.approx(expected)
+    assert p == pytest.approx(2 * sps.t.sf(abs(expected), 4))
+    # the correction widens the interval: p is larger than the naive paired t-test's
+    assert p > sps.ttest_1samp(d, 0).pvalue
+
+
+def test_bootstrap_ci_brackets_pooled_uar_and_narrows_with_speakers():
+    rng = np.random.default_rng(0)
+
+    def confusions(n_spk):
+        conf = np.zeros((n_spk, 3, 3))
+        for s in range(n_spk):
+            for k in range(3):
+                conf[s, k] = rng.multinomial(20, [0.7 if j == k else 0.15 for j in range(3)])
+        return conf
+
+    few, many = confusions(4), confusions(40)
+    lo, hi = bootstrap_ci(many)
+    pooled = np.mean(np.diag(many.sum(0)) / many.sum(0).sum(1))
+    assert lo < pooled < hi
+    lo4, hi4 = bootstrap_ci(few)
+    assert (hi - lo) < (hi4 - lo4)
+
+
+def test_table_formats_escape_and_bold():
+    frame = pd.DataFrame({"model": ["svm_rbf", "rf"], "UAR": [0.61, 0.55],
+                          "UAR_std": [0.05, 0.04]})
+    t = Table("t", "A caption with ± and 50% of x_y", frame, ("model",), ("UAR",))
+    tex, md = to_latex(t), to_markdown(t)
+    assert r"svm\_rbf" in tex and r"\textbf{0.610 $\pm$ 0.050}" in tex and r"50\%" in tex
+    assert "**0.610 ± 0.050**" in md and "| rf | 0.550 ± 0.040 |" in md

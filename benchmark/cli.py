@@ -149,6 +149,38 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_predict(args) -> int:
+    from benchmark.predict import expand, predict_files, resolve_model
+
+    uri = resolve_model(args.model, args.results_dir, args.tracking_uri)
+    files = expand(args.inputs)
+    if not files:
+        raise FileNotFoundError(f"no audio files in {args.inputs}")
+    table = predict_files(uri, files, progress=not args.quiet)
+    shown = table[["path", "emotion", "confidence", "error"]]
+    print(f"model {uri}")
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if args.output:
+        out = Path(args.output)
+        if out.suffix == ".json":
+            out.write_text(table.to_json(orient="records", indent=1))
+        else:
+            table.to_csv(out, index=False)
+        print(f"wrote {out}")
+    failed = int((table["error"] != "").sum())
+    if failed:
+        print(f"{failed} file(s) could not be predicted (see the error column)", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _cmd_register(args) -> int:
+    from benchmark.predict import register_best
+
+    for name, version in register_best(args.experiment, args.results_dir, args.tracking_uri):
+        print(f"registered {name} version {version}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="serbench", description="Speaker-independent speech emotion recognition benchmarks.")
@@ -202,6 +234,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", default="results")
     p.add_argument("--tracking-uri")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("predict", help="predict emotions of audio files with a trained model")
+    p.add_argument("model", help="runs:/..., models:/..., or an experiment name (its best "
+                   "single-file model)")
+    p.add_argument("inputs", nargs="+", help="audio files or folders")
+    p.add_argument("-o", "--output", help="write CSV (or JSON if it ends in .json)")
+    p.add_argument("--results-dir", default="results")
+    p.add_argument("--tracking-uri")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("register", help="register each dataset's best model in MLflow")
+    p.add_argument("experiment")
+    p.add_argument("--results-dir", default="results")
+    p.add_argument("--tracking-uri")
+    p.set_defaults(func=_cmd_register)
 
     p = sub.add_parser("cache", help="inspect, verify or clear the feature cache")
     p.add_argument("action", choices=["info", "verify", "clear"])

@@ -14,6 +14,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 SPEAKER = "speaker"
+#: Row descriptors that travel with the features and are never features themselves.
+META_COLUMNS = ("speaker", "path")
 
 
 def standardize_per_speaker(X: np.ndarray, speakers: np.ndarray, eps: float = 1e-8
@@ -45,7 +47,8 @@ class SpeakerStandardScaler(TransformerMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y=None):
         self._check(X)
-        self.feature_names_in_ = np.asarray([c for c in X.columns if c != SPEAKER], dtype=object)
+        self.feature_names_in_ = np.asarray([c for c in X.columns if c not in META_COLUMNS],
+                                            dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
         return self
 

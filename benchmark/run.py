@@ -34,7 +34,7 @@ from benchmark.tuning import tune
 from features import FeatureBank
 from features.cache import Cache
 from features.cache import default_dir as default_cache_dir
-from features.parallel import extract_table
+from features.parallel import extract, extract_table
 
 FINAL = "final"
 
@@ -175,7 +175,8 @@ def _ordered(labels) -> tuple[str, ...]:
 # -- one task --------------------------------------------------------------------------------
 def fit_fold(X: np.ndarray, columns: list[str], speakers: np.ndarray, y: np.ndarray,
              train: np.ndarray, test: np.ndarray, cell: Cell, cfg: ExperimentConfig,
-             storage_url: str | None, study_name: str | None, keep_model: bool) -> dict:
+             storage_url: str | None, study_name: str | None, keep_model: bool,
+             paths: np.ndarray | None = None) -> dict:
     """Tune on inner folds of ``train`` speakers, refit on all of ``train``, score ``test``."""
     from threadpoolctl import threadpool_limits
 
@@ -183,6 +184,8 @@ def fit_fold(X: np.ndarray, columns: list[str], speakers: np.ndarray, y: np.ndar
     with threadpool_limits(1):
         frame = pd.DataFrame(X, columns=columns, copy=False)
         frame["speaker"] = speakers
+        if paths is not None:
+            frame["path"] = paths
         Xtr, ytr = frame.iloc[train], y[train]
         budget = cfg.tuning.for_model(cell.model)
         tuned = tune(spec, Xtr, ytr, speakers[train], speaker_norm=cell.speaker_norm,
@@ -190,6 +193,8 @@ def fit_fold(X: np.ndarray, columns: list[str], speakers: np.ndarray, y: np.ndar
                      class_weight=cfg.class_weight, select_k=cfg.select_k,
                      storage_url=storage_url, study_name=study_name)
         params = {**cfg.fixed_params.get(cell.model, {}), **tuned.params}
+        if keep_model:
+            params.update(spec.final_params)
         t0 = time.perf_counter()
         pipe = build_pipeline(spec, params, speaker_norm=cell.speaker_norm, seed=cfg.seed,
                               class_weight=cfg.class_weight, select_k=cfg.select_k)
@@ -210,10 +215,18 @@ def run(cfg: ExperimentConfig, opts: RunOptions = RunOptions()) -> pd.DataFrame:
     """Run every cell of ``cfg``; returns the per-cell summary (also written to
     ``results/<name>/summary.csv``)."""
     t_start = time.perf_counter()
+    if opts.cache_dir:  # workers (and the CNN inside them) find the same cache
+        os.environ["SERBENCH_CACHE"] = str(Path(opts.cache_dir).resolve())
     out_dir = Path(cfg.results_dir) / cfg.name
     (out_dir / "folds").mkdir(parents=True, exist_ok=True)
     bank = FeatureBank(cfg.features)
     tables, prints = load_tables(cfg, opts, bank)
+    if any(MODELS[m].input == "audio" for m in cfg.models):
+        cache = Cache(opts.cache_dir)
+        for name, table in tables.items():  # the CNN's log-mels, cached once, in parallel
+            _, report = extract(list(table["path"]), bank, cache, kind="logmel",
+                                n_jobs=opts.n_jobs, progress=opts.progress)
+            _say(f"[{name}] log-mels: {report.summary()}")
     datasets = make_datasets(cfg, tables)
     variants = cfg.feature_variants()
     group_cols = bank.group_columns()
@@ -234,6 +247,7 @@ def run(cfg: ExperimentConfig, opts: RunOptions = RunOptions()) -> pd.DataFrame:
     for ds in datasets:
         table = ds.table
         speakers = table["speaker"].to_numpy()
+        paths = table["path"].to_numpy()
         y = np.array([ds.classes.index(e) for e in table["emotion"]])
         folds = make_folds(cfg.protocol, table, seed=cfg.seed)
         data_tag = ";".join(f"{c}:{prints[c]['blake2b']}" for c in sorted(set(table["corpus"])))
@@ -241,7 +255,9 @@ def run(cfg: ExperimentConfig, opts: RunOptions = RunOptions()) -> pd.DataFrame:
             columns = [c for g in groups for c in group_cols[g]]
             X = table[columns].to_numpy(np.float32)
             for model in cfg.models:
-                for norm in cfg.speaker_norm:
+                # a network on log-mels normalises per band itself: one variant only
+                norms = (False,) if MODELS[model].input == "audio" else cfg.speaker_norm
+                for norm in norms:
                     cell = Cell(ds.name, variant, groups, model, norm, cfg.protocol.kind)
                     cid = cell.id(_cell_digest(cfg, cell))
                     folder = out_dir / "folds" / cid
@@ -250,7 +266,8 @@ def run(cfg: ExperimentConfig, opts: RunOptions = RunOptions()) -> pd.DataFrame:
                             "protocol": cfg.protocol.describe(len(folds)),
                             "speaker_dependent": cfg.protocol.speaker_dependent,
                             "n_folds": len(folds), "n_features": len(columns),
-                            "n_rows": len(table)}
+                            "n_rows": len(table), "input": MODELS[model].input,
+                            "columns": columns}
                     _write_json(folder / "cell.json", meta)
                     tags = {**base_tags, "data_fingerprint": data_tag, "dataset": ds.name,
                             "model": model, "feature_variant": variant,
@@ -267,10 +284,12 @@ def run(cfg: ExperimentConfig, opts: RunOptions = RunOptions()) -> pd.DataFrame:
                             continue
                         if fname != FINAL and not fold.speaker_dependent:
                             check_disjoint(speakers, fold.train, fold.test)
-                        jobs.append(((cell, cid, folder, parent, fname, meta, table, tags, y),
+                        jobs.append(((cell, cid, folder, parent, fname, meta, table, tags, y,
+                                      cfg.features),
                                      joblib.delayed(fit_fold)(
                                          X, columns, speakers, y, fold.train, fold.test, cell,
-                                         cfg, storage_url, f"{cid}/{fname}", fname == FINAL)))
+                                         cfg, storage_url, f"{cid}/{fname}", fname == FINAL,
+                                         paths)))
     _say(f"{cfg.name}: {len(cells)} cells, {len(jobs)} tasks to run "
          f"({_count_done(cells)} already done)")
     if jobs:
@@ -311,13 +330,17 @@ def _cell_digest(cfg: ExperimentConfig, cell: Cell) -> str:
 
 def _record(tracker: Tracker, ctx, result: dict) -> None:
     """Checkpoint a finished task, then log it to MLflow."""
-    cell, cid, folder, parent, fname, meta, table, tags, y = ctx
+    cell, cid, folder, parent, fname, meta, table, tags, y, feature_config = ctx
     classes = list(meta["classes"])
     model = result.pop("model", None)
     if fname == FINAL:
         if model is not None:
-            tracker.log_model(parent, model, name="model",
-                              pip_requirements=["scikit-learn", "xgboost", "pandas"])
+            from benchmark.serving import log_audio_model
+
+            info = tracker.log_model(parent, lambda: log_audio_model(
+                model, feature_config, meta["columns"], classes, str(table["path"].iloc[0]),
+                audio_input=meta["input"] == "audio"))
+            result["model_uri"] = info.model_uri
             result["model_logged"] = True
         _write_json(folder / f"{fname}.json", result)
         return

@@ -78,15 +78,10 @@ class Tracker:
         self._artifacts(parent_id, artifacts)
         self.client.set_terminated(parent_id, "FINISHED")
 
-    def log_model(self, parent_id: str, model, name: str = "model", **kw):
-        """Log a fitted Pipeline with skops (no pickle), trusting exactly its own classes."""
-        import mlflow.sklearn
-
-        trusted = sorted({f"{type(o).__module__}.{type(o).__qualname__}"
-                          for _, o in getattr(model, "steps", [])})
+    def log_model(self, parent_id: str, log_fn):
+        """Run ``log_fn()`` (an ``mlflow.<flavor>.log_model`` call) inside the parent run."""
         with mlflow.start_run(run_id=parent_id):
-            return mlflow.sklearn.log_model(model, name=name, skops_trusted_types=trusted,
-                                            **kw)
+            return log_fn()
 
     def _log(self, run_id: str, params: dict | None = None, metrics: dict | None = None):
         ps = [Param(k, str(v)[:6000]) for k, v in (params or {}).items()]

@@ -31,6 +31,15 @@ class TuneResult:
     note: str = ""
 
 
+def _epoch_pruner(trial: optuna.Trial, fold: int):
+    def callback(epoch: int, val_uar: float) -> None:
+        if np.isfinite(val_uar):
+            trial.report(val_uar, fold * 1000 + epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+    return callback
+
+
 def storage(url: str | None):
     """An Optuna RDB storage; SQLite gets a long lock timeout for concurrent workers."""
     if url is None:
@@ -64,11 +73,15 @@ def tune(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, speakers: np.ndarray, 
         for step, (tr, va) in enumerate(splits):
             pipe = build_pipeline(spec, params, speaker_norm=speaker_norm, seed=seed,
                                   class_weight=class_weight, select_k=select_k)
-            pipe.fit(X.iloc[tr], y[tr], **fit_params(spec, y[tr], class_weight))
+            extra = fit_params(spec, y[tr], class_weight)
+            if spec.input == "audio":  # networks are pruned per epoch, on their val UAR
+                extra["clf__epoch_callback"] = _epoch_pruner(trial, step)
+            pipe.fit(X.iloc[tr], y[tr], **extra)
             scores.append(uar(y[va], pipe.predict(X.iloc[va])))
-            trial.report(float(np.mean(scores)), step)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
+            if spec.input != "audio":
+                trial.report(float(np.mean(scores)), step)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
         return float(np.mean(scores))
 
     pruner = (optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0)

@@ -1,0 +1,108 @@
+"""Use a trained model: resolve it, predict files, register the best ones."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark import audio
+from benchmark.tracking import default_uri
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+def _tracking(results_dir: str | Path, tracking_uri: str | None) -> str:
+    import mlflow
+
+    uri = tracking_uri or default_uri(results_dir)
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def best_cells(experiment: str, results_dir: str | Path = "results",
+               normalisation: str = "global") -> pd.DataFrame:
+    """The best cell per dataset by mean UAR. ``global`` by default: a speaker-normalised
+    model needs several recordings of a speaker to normalise, a single file has one."""
+    path = Path(results_dir) / experiment / "summary.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run `serbench run` for {experiment!r} first")
+    summary = pd.read_csv(path)
+    pool = summary[summary["normalisation"] == normalisation]
+    if pool.empty:
+        pool = summary
+    best = pool.sort_values("uar_mean", ascending=False, kind="stable").groupby("dataset").head(1)
+    return best.reset_index(drop=True)
+
+
+def model_uri_of(cell_id: str, experiment: str, results_dir: str | Path = "results") -> str:
+    final = Path(results_dir) / experiment / "folds" / cell_id / "final.json"
+    if not final.exists():
+        raise FileNotFoundError(f"{final} not found: the cell's final model was not trained")
+    return json.loads(final.read_text())["model_uri"]
+
+
+def resolve_model(model: str, results_dir: str | Path = "results",
+                  tracking_uri: str | None = None) -> str:
+    """An MLflow model URI from a URI (``runs:/``, ``models:/``, a local path) or from an
+    experiment name (its best single-file model)."""
+    _tracking(results_dir, tracking_uri)
+    if ":/" in model or Path(model).exists():
+        return model
+    best = best_cells(model, results_dir)
+    return model_uri_of(best.iloc[0]["cell_id"], model, results_dir)
+
+
+def expand(inputs: list[str]) -> list[str]:
+    """Files as given, directories searched recursively for audio (sorted)."""
+    out = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            out += [str(f) for f in sorted(p.rglob("*"))
+                    if f.suffix.lower() in audio.AUDIO_EXTENSIONS and f.is_file()]
+        else:
+            out.append(str(p))
+    return out
+
+
+def predict_files(model_uri: str, files: list[str], batch: int = 64,
+                  progress: bool = True) -> pd.DataFrame:
+    """One row per file: emotion, confidence, per-class probabilities, error (if any)."""
+    import mlflow.pyfunc
+    from tqdm.auto import tqdm
+
+    model = mlflow.pyfunc.load_model(model_uri)
+    parts = []
+    with tqdm(total=len(files), unit="file", desc="predict", disable=not progress) as bar:
+        for k in range(0, len(files), batch):
+            chunk = files[k:k + batch]
+            parts.append(model.predict(pd.DataFrame({"path": chunk})))
+            bar.update(len(chunk))
+    if not parts:
+        return pd.DataFrame(columns=["path", "emotion", "confidence", "error"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def register_best(experiment: str, results_dir: str | Path = "results",
+                  tracking_uri: str | None = None) -> list[tuple[str, str]]:
+    """Register each dataset's best single-file model as ``serbench-<experiment>-<dataset>``,
+    tagged with its UAR from the tables."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    uri = _tracking(results_dir, tracking_uri)
+    client = MlflowClient(uri)
+    out = []
+    for _, row in best_cells(experiment, results_dir).iterrows():
+        name = f"serbench-{experiment}-{row['dataset']}".replace("+", "-").replace(">", "")
+        version = mlflow.register_model(model_uri_of(row["cell_id"], experiment, results_dir),
+                                        name)
+        for key, value in (("uar_mean", f"{row['uar_mean']:.4f}"),
+                           ("uar_std", f"{row['uar_std']:.4f}"), ("model", row["model"]),
+                           ("protocol", row["protocol"]), ("cell", row["cell_id"])):
+            client.set_model_version_tag(name, version.version, key, value)
+        out.append((name, version.version))
+    return out

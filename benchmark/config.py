@@ -11,6 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from benchmark.augment import AugmentConfig
 from benchmark.labels import EMOTIONS
 from features.config import GROUPS, FeatureConfig
 
@@ -65,12 +66,13 @@ class TuningConfig:
     n_trials: int = 12
     timeout_s: float = 600.0  # a safety cap; the trial count is what keeps runs reproducible
     pruning: bool = True
+    inner_k: int | None = None  # inner folds; None: the protocol's inner_k
     per_model: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self):
         if self.n_trials < 0 or self.timeout_s <= 0:
             raise ValueError("tuning.n_trials must be >= 0 and tuning.timeout_s > 0")
-        allowed = {"n_trials", "timeout_s", "pruning"}
+        allowed = {"n_trials", "timeout_s", "pruning", "inner_k"}
         for model, values in self.per_model.items():
             unknown = sorted(set(values) - allowed)
             if unknown:
@@ -101,6 +103,8 @@ class ExperimentConfig:
     fixed_params: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     tuning: TuningConfig = field(default_factory=TuningConfig)
+    augmentation: AugmentConfig = field(default_factory=AugmentConfig)
+    final_model: bool = True  # refit on all data, tuned, and log it as an audio-in model
     seed: int = 0
     results_dir: str = "results"
 
@@ -172,6 +176,7 @@ def load_experiment(path: str | Path, **overrides) -> ExperimentConfig:
             "per_model": lambda pm: MappingProxyType({k: MappingProxyType(dict(x))
                                                       for k, x in pm.items()})}),
         "label_map": lambda v: MappingProxyType(dict(v)),
+        "augmentation": lambda v: _build(AugmentConfig, v, f"{where} [augmentation]"),
         "fixed_params": lambda v: MappingProxyType({k: MappingProxyType(dict(p))
                                                     for k, p in v.items()}),
     }

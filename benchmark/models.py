@@ -68,7 +68,8 @@ def _cnn(p, seed, balanced):
     from benchmark.cnn import LogMelCNN
 
     return LogMelCNN(lr=p["lr"], width=p["width"], dropout=p["dropout"],
-                     max_epochs=p["max_epochs"], class_weight=balanced, seed=seed)
+                     max_epochs=p["max_epochs"], n_frames=200, class_weight=balanced,
+                     seed=seed)
 
 
 def _logreg(p, seed, balanced):
@@ -110,11 +111,11 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in (
               lambda t: {"C": t.suggest_float("C", 1e-3, 10.0, log=True)},
               {"C": 0.1}),
     ModelSpec("cnn", _cnn,
-              lambda t: {"lr": t.suggest_float("lr", 3e-4, 3e-3, log=True),
-                         "width": t.suggest_categorical("width", [8, 16]),
+              lambda t: {"lr": t.suggest_float("lr", 1e-3, 5e-3, log=True),
+                         "width": t.suggest_categorical("width", [8, 12]),
                          "dropout": t.suggest_float("dropout", 0.1, 0.5),
                          "max_epochs": t.suggest_int("max_epochs", 15, 30, step=5)},
-              {"lr": 1e-3, "width": 16, "dropout": 0.3, "max_epochs": 25},
+              {"lr": 3e-3, "width": 8, "dropout": 0.3, "max_epochs": 30},
               input="audio"),
     ModelSpec("knn", _knn,
               lambda t: {"n_neighbors": t.suggest_int("n_neighbors", 1, 30),

@@ -30,7 +30,7 @@ from benchmark.protocols import Fold, check_disjoint, make_folds
 from benchmark.provenance import corpus_fingerprint, git_state, package_versions
 from benchmark.tracking import Tracker, default_uri
 from benchmark.tuning import storage as optuna_storage
-from benchmark.tuning import tune
+from benchmark.tuning import tune, with_copies
 from features import FeatureBank
 from features.cache import Cache
 from features.cache import default_dir as default_cache_dir
@@ -56,13 +56,19 @@ class Cell:
     model: str
     speaker_norm: bool
     protocol: str
+    augmented: bool = False
 
     @property
     def norm_label(self) -> str:
         return "speaker-norm" if self.speaker_norm else "global"
 
+    @property
+    def label(self) -> str:
+        """The feature variant as tables show it: ``full``, ``without_pitch``, ``full+aug``."""
+        return self.variant + ("+aug" if self.augmented else "")
+
     def id(self, digest: str) -> str:
-        return (f"{self.dataset}__{self.variant}__{self.model}__{self.norm_label}__"
+        return (f"{self.dataset}__{self.label}__{self.model}__{self.norm_label}__"
                 f"{self.protocol}__{digest}").replace("/", "_").replace("+", "-")
 
 
@@ -176,22 +182,35 @@ def _ordered(labels) -> tuple[str, ...]:
 def fit_fold(X: np.ndarray, columns: list[str], speakers: np.ndarray, y: np.ndarray,
              train: np.ndarray, test: np.ndarray, cell: Cell, cfg: ExperimentConfig,
              storage_url: str | None, study_name: str | None, keep_model: bool,
-             paths: np.ndarray | None = None) -> dict:
-    """Tune on inner folds of ``train`` speakers, refit on all of ``train``, score ``test``."""
+             paths: np.ndarray | None = None, X_aug: list[np.ndarray] | None = None) -> dict:
+    """Tune on inner folds of ``train`` speakers, refit on all of ``train``, score ``test``.
+
+    ``X_aug``: augmented copies of every row (aligned with ``X``, NaN where a copy failed).
+    Only copies of ``train`` rows are ever used, and only for fitting (see
+    :func:`benchmark.tuning.with_copies`); test rows are always originals.
+    """
     from threadpoolctl import threadpool_limits
 
     spec = MODELS[cell.model]
     with threadpool_limits(1):
-        frame = pd.DataFrame(X, columns=columns, copy=False)
-        frame["speaker"] = speakers
-        if paths is not None:
-            frame["path"] = paths
-        Xtr, ytr = frame.iloc[train], y[train]
+
+        def as_frame(values):
+            f = pd.DataFrame(values, columns=columns, copy=False)
+            f["speaker"] = speakers
+            if paths is not None:
+                f["path"] = paths
+            return f
+
+        frame = as_frame(X)
+        copies = [as_frame(A) for A in X_aug] if (X_aug and cell.augmented) else []
         budget = cfg.tuning.for_model(cell.model)
-        tuned = tune(spec, Xtr, ytr, speakers[train], speaker_norm=cell.speaker_norm,
-                     budget=budget, inner_k=cfg.protocol.inner_k, seed=cfg.seed,
+        tuned = tune(spec, frame.iloc[train], y[train], speakers[train],
+                     speaker_norm=cell.speaker_norm, budget=budget,
+                     inner_k=budget.inner_k or cfg.protocol.inner_k, seed=cfg.seed,
                      class_weight=cfg.class_weight, select_k=cfg.select_k,
-                     storage_url=storage_url, study_name=study_name)
+                     storage_url=storage_url, study_name=study_name,
+                     augmented=[c.iloc[train] for c in copies])
+        Xtr, ytr = with_copies(frame, y, train, copies)
         params = {**cfg.fixed_params.get(cell.model, {}), **tuned.params}
         if keep_model:
             params.update(spec.final_params)
@@ -204,7 +223,8 @@ def fit_fold(X: np.ndarray, columns: list[str], speakers: np.ndarray, y: np.ndar
     out = {"params": {**spec.defaults, **params}, "tuned_params": tuned.params,
            "inner_uar": tuned.inner_uar, "n_trials": tuned.n_trials, "n_pruned": tuned.n_pruned,
            "tune_s": round(tuned.seconds, 2), "fit_s": round(fit_s, 2), "note": tuned.note,
-           "test": test.tolist(), "y_pred": pred.tolist(), "n_train": int(len(train))}
+           "test": test.tolist(), "y_pred": pred.tolist(), "n_train": int(len(train)),
+           "n_train_fitted": int(len(ytr))}
     if keep_model:
         out["model"] = pipe
     return out
@@ -228,6 +248,8 @@ def run(cfg: ExperimentConfig, opts: RunOptions = RunOptions()) -> pd.DataFrame:
                                 n_jobs=opts.n_jobs, progress=opts.progress)
             _say(f"[{name}] log-mels: {report.summary()}")
     datasets = make_datasets(cfg, tables)
+    aug_cfg = cfg.augmentation
+    aug_modes = ((False, True) if aug_cfg.compare else (True,)) if aug_cfg.copies else (False,)
     variants = cfg.feature_variants()
     group_cols = bank.group_columns()
     storage_url = opts.optuna_storage or f"sqlite:///{(out_dir / 'optuna.db').resolve()}"
@@ -251,45 +273,52 @@ def run(cfg: ExperimentConfig, opts: RunOptions = RunOptions()) -> pd.DataFrame:
         y = np.array([ds.classes.index(e) for e in table["emotion"]])
         folds = make_folds(cfg.protocol, table, seed=cfg.seed)
         data_tag = ";".join(f"{c}:{prints[c]['blake2b']}" for c in sorted(set(table["corpus"])))
+        aug_all = augmented_features(table, bank, aug_cfg, opts) if aug_cfg.copies else []
         for variant, groups in variants.items():
             columns = [c for g in groups for c in group_cols[g]]
             X = table[columns].to_numpy(np.float32)
-            for model in cfg.models:
-                # a network on log-mels normalises per band itself: one variant only
-                norms = (False,) if MODELS[model].input == "audio" else cfg.speaker_norm
-                for norm in norms:
-                    cell = Cell(ds.name, variant, groups, model, norm, cfg.protocol.kind)
-                    cid = cell.id(_cell_digest(cfg, cell))
-                    folder = out_dir / "folds" / cid
-                    folder.mkdir(parents=True, exist_ok=True)
-                    meta = {"cell": cell.__dict__, "cell_id": cid, "classes": ds.classes,
-                            "protocol": cfg.protocol.describe(len(folds)),
-                            "speaker_dependent": cfg.protocol.speaker_dependent,
-                            "n_folds": len(folds), "n_features": len(columns),
-                            "n_rows": len(table), "input": MODELS[model].input,
-                            "columns": columns}
-                    _write_json(folder / "cell.json", meta)
-                    tags = {**base_tags, "data_fingerprint": data_tag, "dataset": ds.name,
-                            "model": model, "feature_variant": variant,
-                            "speaker_norm": str(norm), "protocol": meta["protocol"],
-                            "speaker_dependent": str(cfg.protocol.speaker_dependent)}
-                    parent = tracker.parent(cid, f"{ds.name}/{variant}/{model}/"
-                                            f"{cell.norm_label}", {"config": resolved,
-                                            "n_features": len(columns)}, tags)
-                    cells.append((cell, cid, folder, parent, meta, table, tags))
-                    tasks = [*folds, Fold(len(folds), np.arange(len(table)), np.zeros(0, int))]
-                    for fold in tasks:
-                        fname = FINAL if fold.index == len(folds) else fold.name
-                        if (folder / f"{fname}.json").exists():
-                            continue
-                        if fname != FINAL and not fold.speaker_dependent:
-                            check_disjoint(speakers, fold.train, fold.test)
-                        jobs.append(((cell, cid, folder, parent, fname, meta, table, tags, y,
-                                      cfg.features),
-                                     joblib.delayed(fit_fold)(
-                                         X, columns, speakers, y, fold.train, fold.test, cell,
-                                         cfg, storage_url, f"{cid}/{fname}", fname == FINAL,
-                                         paths)))
+            X_aug = [A[columns].to_numpy(np.float32) for A in aug_all]
+            for model, norm, augmented in (
+                    (m, n, a) for m in cfg.models
+                    # a network on log-mels normalises per band itself: one variant only
+                    for n in ((False,) if MODELS[m].input == "audio" else cfg.speaker_norm)
+                    # augmented copies are feature rows: the CNN reads audio, so it gets none
+                    for a in (aug_modes if MODELS[m].input != "audio" else (False,))):
+                cell = Cell(ds.name, variant, groups, model, norm, cfg.protocol.kind,
+                            augmented)
+                cid = cell.id(_cell_digest(cfg, cell))
+                folder = out_dir / "folds" / cid
+                folder.mkdir(parents=True, exist_ok=True)
+                meta = {"cell": cell.__dict__, "cell_id": cid, "classes": ds.classes,
+                        "protocol": cfg.protocol.describe(len(folds)),
+                        "speaker_dependent": cfg.protocol.speaker_dependent,
+                        "n_folds": len(folds), "n_features": len(columns),
+                        "n_rows": len(table), "input": MODELS[model].input,
+                        "columns": columns}
+                _write_json(folder / "cell.json", meta)
+                tags = {**base_tags, "data_fingerprint": data_tag, "dataset": ds.name,
+                        "model": model, "feature_variant": cell.label,
+                        "speaker_norm": str(norm), "protocol": meta["protocol"],
+                        "speaker_dependent": str(cfg.protocol.speaker_dependent)}
+                parent = tracker.parent(cid, f"{ds.name}/{cell.label}/{model}/"
+                                        f"{cell.norm_label}", {"config": resolved,
+                                        "n_features": len(columns)}, tags)
+                cells.append((cell, cid, folder, parent, meta, table, tags))
+                tasks = list(folds)
+                if cfg.final_model:
+                    tasks.append(Fold(len(folds), np.arange(len(table)), np.zeros(0, int)))
+                for fold in tasks:
+                    fname = FINAL if fold.index == len(folds) else fold.name
+                    if (folder / f"{fname}.json").exists():
+                        continue
+                    if fname != FINAL and not fold.speaker_dependent:
+                        check_disjoint(speakers, fold.train, fold.test)
+                    jobs.append(((cell, cid, folder, parent, fname, meta, table, tags, y,
+                                  cfg.features),
+                                 joblib.delayed(fit_fold)(
+                                     X, columns, speakers, y, fold.train, fold.test, cell,
+                                     cfg, storage_url, f"{cid}/{fname}", fname == FINAL,
+                                     paths, X_aug if augmented else None)))
     _say(f"{cfg.name}: {len(cells)} cells, {len(jobs)} tasks to run "
          f"({_count_done(cells)} already done)")
     if jobs:
@@ -310,6 +339,25 @@ def run(cfg: ExperimentConfig, opts: RunOptions = RunOptions()) -> pd.DataFrame:
     return summary
 
 
+def augmented_features(table: pd.DataFrame, bank: FeatureBank, aug_cfg, opts: RunOptions
+                       ) -> list[pd.DataFrame]:
+    """Bank features of every augmented copy of every row (NaN where a copy failed, said)."""
+    from benchmark.augment import Copy
+
+    cache = Cache(opts.cache_dir)
+    out = []
+    for c in range(aug_cfg.copies):
+        values, report = extract(list(table["path"]), bank, cache, n_jobs=opts.n_jobs,
+                                 progress=opts.progress, transform=Copy(aug_cfg, c))
+        _say(f"augmented copy {c}: {report.summary()}")
+        for _, reason in report.errors:
+            _say(f"  augmentation failed {reason}")
+        nan = np.full(len(bank.feature_names), np.nan, np.float32)
+        out.append(pd.DataFrame(np.stack([v if v is not None else nan for v in values]),
+                                columns=bank.feature_names))
+    return out
+
+
 def _keyed(k, call):
     fn, args, kwargs = call
     return k, fn(*args, **kwargs)
@@ -323,7 +371,8 @@ def _cell_digest(cfg: ExperimentConfig, cell: Cell) -> str:
            "protocol": cfg.to_dict()["protocol"], "tuning": cfg.tuning.for_model(
                cell.model).__dict__, "seed": cfg.seed, "class_weight": cfg.class_weight,
            "select_k": cfg.select_k, "fixed": dict(cfg.fixed_params.get(cell.model, {})),
-           "labels": [dict(cfg.label_map), list(cfg.drop_labels)]}
+           "labels": [dict(cfg.label_map), list(cfg.drop_labels)],
+           "augmentation": cfg.augmentation.digest() if cell.augmented else None}
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()
                           ).hexdigest()[:8]
 
@@ -385,7 +434,7 @@ def summarise_cells(cells, tracker: Tracker | None = None) -> pd.DataFrame:
         uar_m, uar_s = metrics.summarise(f["scores"]["uar"] for f in folds)
         wa_m, wa_s = metrics.summarise(f["scores"]["wa"] for f in folds)
         f1_m, f1_s = metrics.summarise(f["scores"]["macro_f1"] for f in folds)
-        rows.append({"dataset": cell.dataset, "features": cell.variant, "model": cell.model,
+        rows.append({"dataset": cell.dataset, "features": cell.label, "model": cell.model,
                      "normalisation": cell.norm_label, "protocol": meta["protocol"],
                      "speaker_dependent": meta["speaker_dependent"], "folds": len(folds),
                      "n_features": meta["n_features"], "uar_mean": uar_m, "uar_std": uar_s,

@@ -31,6 +31,19 @@ class TuneResult:
     note: str = ""
 
 
+def with_copies(X: pd.DataFrame, y: np.ndarray, rows: np.ndarray,
+                augmented: list[pd.DataFrame] | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows ``rows`` of ``X`` plus their augmented copies (those that could be computed)."""
+    if not augmented:
+        return X.iloc[rows], y[rows]
+    parts = [X.iloc[rows]] + [A.iloc[rows] for A in augmented]
+    frame = pd.concat(parts, ignore_index=True)
+    labels = np.tile(y[rows], len(parts))
+    keep = ~frame.drop(columns=[c for c in ("speaker", "path") if c in frame]).isna().any(
+        axis=1).to_numpy()
+    return frame[keep], labels[keep]
+
+
 def _epoch_pruner(trial: optuna.Trial, fold: int):
     def callback(epoch: int, val_uar: float) -> None:
         if np.isfinite(val_uar):
@@ -52,10 +65,13 @@ def storage(url: str | None):
 def tune(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, speakers: np.ndarray, *,
          speaker_norm: bool, budget: TuningConfig, inner_k: int, seed: int = 0,
          class_weight: bool = True, select_k: int | None = None,
-         storage_url: str | None = None, study_name: str | None = None) -> TuneResult:
+         storage_url: str | None = None, study_name: str | None = None,
+         augmented: list[pd.DataFrame] | None = None) -> TuneResult:
     """Best hyperparameters of ``spec`` by mean UAR over inner speaker-grouped folds.
 
     ``X`` holds the outer training rows only (features plus the ``speaker`` column).
+    ``augmented``: copies of those rows, each aligned with ``X``; an inner fold trains on the
+    copies of its own training rows, and validates on originals only.
     With fewer than two training speakers no speaker-independent tuning exists: the model's
     defaults are returned with a note saying so.
     """
@@ -73,10 +89,11 @@ def tune(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, speakers: np.ndarray, 
         for step, (tr, va) in enumerate(splits):
             pipe = build_pipeline(spec, params, speaker_norm=speaker_norm, seed=seed,
                                   class_weight=class_weight, select_k=select_k)
-            extra = fit_params(spec, y[tr], class_weight)
+            Xtr, ytr = with_copies(X, y, tr, augmented)
+            extra = fit_params(spec, ytr, class_weight)
             if spec.input == "audio":  # networks are pruned per epoch, on their val UAR
                 extra["clf__epoch_callback"] = _epoch_pruner(trial, step)
-            pipe.fit(X.iloc[tr], y[tr], **extra)
+            pipe.fit(Xtr, ytr, **extra)
             scores.append(uar(y[va], pipe.predict(X.iloc[va])))
             if spec.input != "audio":
                 trial.report(float(np.mean(scores)), step)

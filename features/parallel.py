@@ -47,31 +47,41 @@ class ExtractReport:
                 f"{self.hits} cached, {self.misses} computed, {len(self.errors)} failed")
 
 
-def namespace(bank: FeatureBank, kind: str) -> str:
+def namespace(bank: FeatureBank, kind: str, transform=None) -> str:
+    """Cache folder of a (kind, config[, transform]): e.g. ``features-85a23f8d6595d443``."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; one of {KINDS}")
-    return f"{kind}-{bank.config.digest()}"
+    base = f"{kind}-{bank.config.digest()}"
+    return f"{base}-{transform.name}" if transform is not None else base
 
 
-def compute(bank: FeatureBank, kind: str, path: str, data: bytes | None = None) -> np.ndarray:
-    """The one code path from a file to its features (training, prediction and workers)."""
+def compute(bank: FeatureBank, kind: str, path: str, data: bytes | None = None,
+            transform=None) -> np.ndarray:
+    """The one code path from a file to its features (training, prediction and workers).
+
+    ``transform(y, sr, content_key)``, if given, alters the signal first (an augmented copy).
+    """
+    if transform is not None and data is None:
+        data = open(path, "rb").read()
     y = audio.load(path, bank.config.sr, data=data)
+    if transform is not None:
+        y = transform(y, bank.config.sr, content_hash(data))
     return bank.extract(y, bank.config.sr) if kind == "features" else bank.logmel(y, bank.config.sr)
 
 
-def _work(chunk, bank: FeatureBank, kind: str, cache_root: str):
+def _work(chunk, bank: FeatureBank, kind: str, cache_root: str, transform=None):
     # One BLAS thread: the mel projection's summation order, hence every bit of the output,
     # is then the same in the main process, in any worker and on any n_jobs.
     with threadpool_limits(limits=1, user_api="blas"):
-        return _work_chunk(chunk, bank, kind, cache_root)
+        return _work_chunk(chunk, bank, kind, cache_root, transform)
 
 
-def _work_chunk(chunk, bank: FeatureBank, kind: str, cache_root: str):
-    cache, space = Cache(cache_root), namespace(bank, kind)
+def _work_chunk(chunk, bank: FeatureBank, kind: str, cache_root: str, transform=None):
+    cache, space = Cache(cache_root), namespace(bank, kind, transform)
     out = []
     for index, path, key in chunk:
         try:
-            value = compute(bank, kind, path)
+            value = compute(bank, kind, path, transform=transform)
         except (audio.AudioError, ValueError, FloatingPointError) as exc:
             out.append((index, None, str(exc) if str(path) in str(exc) else f"{path}: {exc}"))
             continue
@@ -82,7 +92,8 @@ def _work_chunk(chunk, bank: FeatureBank, kind: str, cache_root: str):
 
 def extract(paths: Sequence[str], bank: FeatureBank, cache: Cache, kind: str = "features",
             n_jobs: int = 1, backend: str = "loky", chunk_size: int | None = None,
-            progress: bool = True) -> tuple[list[np.ndarray | None], ExtractReport]:
+            progress: bool = True, transform=None
+            ) -> tuple[list[np.ndarray | None], ExtractReport]:
     """Features of every file, in order; a failed file gives ``None`` and an error entry.
 
     Parameters
@@ -92,11 +103,12 @@ def extract(paths: Sequence[str], bank: FeatureBank, cache: Cache, kind: str = "
     chunk_size : files per task; default splits the misses into about 8 tasks per worker.
     """
     t0 = time.perf_counter()
-    space = namespace(bank, kind)
+    space = namespace(bank, kind, transform)
     report = ExtractReport(n_files=len(paths))
     results: list[np.ndarray | None] = [None] * len(paths)
     todo = []
-    bar = tqdm(total=len(paths), unit="file", desc=f"extract {kind}", disable=not progress,
+    desc = f"extract {kind}" + (f" {transform.name}" if transform is not None else "")
+    bar = tqdm(total=len(paths), unit="file", desc=desc, disable=not progress,
                smoothing=0.05, mininterval=0.5)
     for i, path in enumerate(paths):
         try:
@@ -120,7 +132,7 @@ def extract(paths: Sequence[str], bank: FeatureBank, cache: Cache, kind: str = "
         chunks = [todo[k:k + size] for k in range(0, len(todo), size)]
         with _backend(backend, n_jobs):
             runner = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-            for done in runner(joblib.delayed(_work)(c, bank, kind, str(cache.root))
+            for done in runner(joblib.delayed(_work)(c, bank, kind, str(cache.root), transform)
                                for c in chunks):
                 for index, value, error in done:
                     results[index] = value

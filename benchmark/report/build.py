@@ -155,6 +155,22 @@ def stats_table(res: Results) -> Table | None:
                  bold_best=False)
 
 
+def variant_stats_table(res: Results) -> Table | None:
+    cmp = stats.variant_comparisons(res.cells, res.folds)
+    if cmp.empty:
+        return None
+    caption = ("Each feature variant (ablation or +aug: training-fold augmentation) against the "
+               "full bank, same model, paired over the same outer folds: UAR difference, "
+               "two-sided Wilcoxon signed-rank and corrected resampled t-test (Nadeau & Bengio "
+               "2003) p-values. " + _protocols(res.cells))
+    frame = cmp[["dataset", "model", "normalisation", "variant", "uar_variant", "uar_full",
+                 "diff", "wilcoxon_p", "corrected_t_p"]]
+    return Table("variant_stats", caption, frame, ("dataset", "model", "normalisation",
+                                                   "variant"),
+                 ("uar_variant", "uar_full", "diff", "wilcoxon_p", "corrected_t_p"),
+                 bold_best=False)
+
+
 def ci_table(res: Results) -> Table:
     rows = []
     for _, c in res.cells.sort_values(["dataset", "features", "model", "normalisation"]
@@ -294,6 +310,7 @@ def write_readme(out: Path, experiment: str, written: list[Path], cells: pd.Data
         "tables/ablation_": "feature-group ablation",
         "tables/cross_corpus": "train corpus x test corpus UAR",
         "tables/stats": "best model vs others: Wilcoxon and corrected resampled t-test p",
+        "tables/variant_stats": "each ablation / augmentation variant vs the full bank, paired",
         "tables/uar_ci": "pooled UAR with 95% bootstrap CI over speakers",
         "figures/confusion_": "row-normalised confusion matrices",
         "figures/recall_": "per-emotion recall bars",
@@ -326,7 +343,8 @@ def write_report(experiment: str, results_dir: str | Path = "results",
     if res.cells.empty:
         raise FileNotFoundError(f"no finished cells under {out / 'folds'}; run the experiment")
     tables = [main_table(res), *recall_tables(res), *ablation_tables(res), ci_table(res)]
-    tables += [t for t in (cross_corpus_table(res), stats_table(res)) if t is not None]
+    tables += [t for t in (cross_corpus_table(res), stats_table(res),
+                           variant_stats_table(res)) if t is not None]
     written: list[Path] = []
     for t in tables:
         written += write(t, out / "tables")

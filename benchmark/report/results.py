@@ -35,7 +35,8 @@ def collect(out_dir: str | Path) -> Results:
         if len(folds) < meta["n_folds"]:
             continue  # unfinished cells are not reported
         c = meta["cell"]
-        cell = {"cell_id": meta["cell_id"], "dataset": c["dataset"], "features": c["variant"],
+        features = c["variant"] + ("+aug" if c.get("augmented") else "")
+        cell = {"cell_id": meta["cell_id"], "dataset": c["dataset"], "features": features,
                 "model": c["model"], "normalisation": "speaker-norm" if c["speaker_norm"]
                 else "global", "protocol": meta["protocol"],
                 "speaker_dependent": meta["speaker_dependent"], "n_folds": meta["n_folds"],

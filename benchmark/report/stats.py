@@ -60,6 +60,29 @@ def paired_comparisons(cells: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
+def variant_comparisons(cells: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, model, normalisation): every feature variant (an ablation, or ``+aug``)
+    against ``full``, paired over the same outer folds."""
+    rows = []
+    keyed = folds.merge(cells[["cell_id", "dataset", "features", "normalisation", "model"]],
+                        on="cell_id")
+    for (dataset, model, norm), grp in keyed.groupby(["dataset", "model", "normalisation"],
+                                                     sort=True):
+        table = grp.pivot(index="fold", columns="features", values="uar")
+        if "full" not in table or table.shape[1] < 2:
+            continue
+        sizes = grp.groupby("fold")[["n_train", "n_test"]].first().mean()
+        for variant in sorted(c for c in table.columns if c != "full"):
+            d = table[variant] - table["full"]
+            _, p_t = corrected_resampled_ttest(d, sizes["n_train"], sizes["n_test"])
+            rows.append({"dataset": dataset, "model": model, "normalisation": norm,
+                         "variant": variant, "uar_variant": table[variant].mean(),
+                         "uar_full": table["full"].mean(), "diff": float(d.mean()),
+                         "wilcoxon_p": wilcoxon_p(table[variant], table["full"]),
+                         "corrected_t_p": p_t, "folds": len(d)})
+    return pd.DataFrame(rows)
+
+
 def bootstrap_uar_ci(predictions: pd.DataFrame, n_boot: int = 2000, seed: int = 0,
                      level: float = 0.95) -> tuple[float, float]:
     """Percentile CI of pooled UAR, resampling *speakers* with replacement (a speaker's

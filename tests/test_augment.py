@@ -95,7 +95,7 @@ def test_no_copy_of_a_test_or_validation_speaker_is_ever_trained_on(monkeypatch)
             copied, originals = set(spk[marker == 1]), set(spk[marker == 0])
             assert copied and copied <= originals  # copies only of this fit's own rows
             assert not copied & test_speakers
-        for _, spk, marker in predicts:  # validation and test rows are never copies
+        for _, _spk, marker in predicts:  # validation and test rows are never copies
             assert (marker == 0).all()
         inner_val = [set(p[1]) for p in predicts[:-1]]
         inner_fit = [set(f[1][f[2] == 1]) for f in fits[:-1]]

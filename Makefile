@@ -6,11 +6,11 @@ PIP    := $(PY) -m pip
 SERBENCH := $(VENV)/bin/serbench
 CONFIG ?= experiments/benchmark.toml
 JOBS   ?= 2
-# .venv gets the package with its dev and cnn extras (PyTorch 2.13.0, a CPU build);
+# .venv gets the package with its dev, cnn (PyTorch 2.13.0, a CPU build) and app extras;
 # `make perf` adds the bench extra (openSMILE) for its reference timings.
-STAMP  := $(VENV)/.stamp-dev,cnn
+STAMP  := $(VENV)/.stamp-dev,cnn,app
 
-.PHONY: help venv benchmark test test-all perf ui lint format clean synth
+.PHONY: help venv benchmark test test-all perf ui app lint format clean synth
 
 help:
 	@echo "make benchmark   run $(CONFIG) (real corpora under SERBENCH_DATA, else synthetic)"
@@ -37,11 +37,14 @@ test-all: $(STAMP)
 benchmark: $(STAMP)
 	$(SERBENCH) run $(CONFIG) --n-jobs $(JOBS)
 
-perf: $(VENV)/.stamp-dev,cnn,bench
+perf: $(VENV)/.stamp-dev,cnn,app,bench
 	$(PY) -m benchmark.perf --n-jobs $(JOBS) --out results/perf
 
 ui: $(STAMP)
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/results/mlflow.db --host 127.0.0.1 --port 5000
+
+app: $(STAMP)
+	$(SERBENCH) app
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check benchmark features tests

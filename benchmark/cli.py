@@ -181,6 +181,21 @@ def _cmd_register(args) -> int:
     return 0
 
 
+def _cmd_app(args) -> int:
+    import os
+    import subprocess
+
+    app = Path(__file__).with_name("app.py")
+    env = {**os.environ, "SERBENCH_RESULTS": str(Path(args.results_dir).resolve())}
+    bindir = str(Path(sys.executable).parent)
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address",
+           "127.0.0.1", "--server.port", str(args.port), "--server.headless", "true",
+           "--browser.gatherUsageStats", "false"]
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+    print(f"serbench app on http://127.0.0.1:{args.port} (Ctrl-C stops it)")
+    return subprocess.call(cmd, env=env)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="serbench", description="Speaker-independent speech emotion recognition benchmarks.")
@@ -250,6 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", default="results")
     p.add_argument("--tracking-uri")
     p.set_defaults(func=_cmd_register)
+
+    p = sub.add_parser("app", help="the Streamlit demo page, on 127.0.0.1")
+    p.add_argument("--results-dir", default="results")
+    p.add_argument("--port", type=int, default=8501)
+    p.set_defaults(func=_cmd_app)
 
     p = sub.add_parser("cache", help="inspect, verify or clear the feature cache")
     p.add_argument("action", choices=["info", "verify", "clear"])

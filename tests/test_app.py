@@ -1,0 +1,65 @@
+"""The demo page, driven headless with Streamlit's AppTest: same answer as `serbench predict`."""
+
+from pathlib import Path
+
+import pytest
+
+from benchmark.config import load_experiment
+from benchmark.predict import predict_files, resolve_model
+from benchmark.run import RunOptions, run
+
+AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+APP = Path(__file__).parents[1] / "benchmark" / "app.py"
+SMOKE = Path(__file__).parents[1] / "experiments" / "smoke.toml"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("app")
+    cache = str(root / "cache")
+    cfg = load_experiment(SMOKE, results_dir=str(root / "results"))
+    run(cfg, RunOptions(cache_dir=cache, n_jobs=2, progress=False))
+    wav = sorted((Path(cache) / "synth-corpus-8" / "synth" / "Actor_02").glob("*.wav"))[20]
+    return cfg.results_dir, cache, str(wav)
+
+
+def test_app_predicts_like_the_cli(trained, monkeypatch):
+    results, cache, wav = trained
+    monkeypatch.setenv("SERBENCH_RESULTS", results)
+    monkeypatch.setenv("SERBENCH_CACHE", cache)
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    assert not at.exception
+    assert "model" in [s.key for s in at.selectbox]
+    at.text_input(key="path").input(wav).run()
+    assert not at.exception, at.exception
+    label = at.metric[0].value
+    # the app's default model is the best one overall; `serbench predict` with that model
+    chosen = at.sidebar.selectbox(key="model")
+    assert chosen.value == 0
+    from benchmark.app import trained_models
+
+    best_uri = trained_models(results).sort_values("uar", ascending=False,
+                                                   kind="stable").iloc[0]["uri"]
+    expected = predict_files(best_uri, [wav], progress=False).iloc[0]
+    assert label == expected["emotion"]
+    assert len(at.get("arrow_vega_lite_chart")) >= 1 or len(at.get("vega_lite_chart")) >= 1
+    assert resolve_model("smoke", results).startswith("models:/")
+
+
+def test_app_reports_a_bad_file(trained, monkeypatch, tmp_path):
+    results, cache, _ = trained
+    monkeypatch.setenv("SERBENCH_RESULTS", results)
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"nope")
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    at.text_input(key="path").input(str(bad)).run()
+    assert at.error and "not readable" in at.error[0].value
+
+
+def test_app_without_models_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setenv("SERBENCH_RESULTS", str(tmp_path))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    assert at.warning and "make benchmark" in at.warning[0].value

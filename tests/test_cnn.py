@@ -69,3 +69,31 @@ def test_normalisation_and_early_stopping_use_training_speakers_only(split):
     frames = np.concatenate([mels[i] for i in tr], axis=1)
     np.testing.assert_allclose(model.band_mean_[:, 0], frames.mean(axis=1), rtol=1e-4,
                                atol=1e-3)
+
+
+def test_cnn_tunes_with_optuna_and_prunes_per_epoch(split, monkeypatch):
+    """The CNN goes through the same nested tuning as the classical models."""
+    import dataclasses
+
+    import benchmark.models as models
+    from benchmark.config import TuningConfig
+    from benchmark.tuning import tune
+
+    train, _, cache = split
+    monkeypatch.setenv("SERBENCH_CACHE", cache)
+    spec = dataclasses.replace(models.MODELS["cnn"], space=lambda t: {
+        "lr": t.suggest_float("lr", 1e-3, 5e-3, log=True), "width": 8, "dropout": 0.2,
+        "max_epochs": 3})
+    seen = []
+    real = models.MODELS["cnn"].make
+
+    def make(p, seed, balanced):
+        seen.append(p)
+        return real({**p, "max_epochs": 3}, seed, balanced)
+
+    spec = dataclasses.replace(spec, make=make)
+    result = tune(spec, train[["path", "speaker"]], train["emotion"].to_numpy(),
+                  train["speaker"].to_numpy(), speaker_norm=False,
+                  budget=TuningConfig(n_trials=2), inner_k=2, seed=0)
+    assert result.n_trials + result.n_pruned == 2 and result.inner_uar is not None
+    assert "lr" in result.params and len(seen) == 4  # 2 trials x 2 inner folds

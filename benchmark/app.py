@@ -44,6 +44,14 @@ def trained_models(results_dir: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def ordered(models: pd.DataFrame) -> pd.DataFrame:
+    """Global-normalisation models first, best UAR first: a speaker-normalised model needs
+    several recordings of a speaker, and the page predicts one file."""
+    key = models.assign(_spk=models["normalisation"] != "global", _neg=-models["uar"])
+    return key.sort_values(["_spk", "_neg"], kind="stable").drop(columns=["_spk", "_neg"]
+                                                                ).reset_index(drop=True)
+
+
 def main() -> None:
     st.set_page_config(page_title="serbench demo", layout="wide")
     st.title("serbench: speech emotion recognition demo")
@@ -53,16 +61,20 @@ def main() -> None:
         st.warning(f"No trained model under {results_dir!r}: run `make benchmark` (or "
                    "`serbench run experiments/smoke.toml`) first.")
         return
-    models = models.sort_values("uar", ascending=False, kind="stable").reset_index(drop=True)
+    models = ordered(models)
     labels = [f"{r.experiment} / {r.dataset} / {r.model} ({r.normalisation}, {r.features}) "
               f"- UAR {r.uar:.3f}" for r in models.itertuples()]
     choice = st.sidebar.selectbox("model", range(len(labels)), format_func=lambda i: labels[i],
                                   key="model")
     chosen = models.iloc[choice]
     st.sidebar.caption(f"MLflow model: `{chosen['uri']}`")
+    if chosen["normalisation"] != "global":
+        st.sidebar.warning("This model standardises features per speaker: on a single file it "
+                           "cannot, so its answers here are not meaningful.")
     uploaded = st.file_uploader("upload a recording", type=sorted(
         e.lstrip(".") for e in audio.AUDIO_EXTENSIONS), key="upload")
-    path = st.text_input("... or a file path (e.g. from a corpus)", key="path")
+    path = st.text_input("... or a file path (e.g. from a corpus)",
+                         st.query_params.get("path", ""), key="path")
     if uploaded is None and not path:
         st.info("Upload a file or give a path.")
         return
@@ -82,7 +94,8 @@ def main() -> None:
     if result["error"]:
         st.error(result["error"])
         return
-    st.metric("predicted emotion", result["emotion"], f"confidence {result['confidence']:.2f}")
+    st.metric("predicted emotion", result["emotion"])
+    st.caption(f"probability {result['confidence']:.2f}")
     probs = pd.DataFrame({"emotion": [c[2:] for c in result.index if c.startswith("p_")],
                           "probability": [float(result[c]) for c in result.index
                                           if c.startswith("p_")]}).set_index("emotion")

@@ -37,10 +37,11 @@ def test_app_predicts_like_the_cli(trained, monkeypatch):
     # the app's default model is the best one overall; `serbench predict` with that model
     chosen = at.sidebar.selectbox(key="model")
     assert chosen.value == 0
-    from benchmark.app import trained_models
+    from benchmark.app import ordered, trained_models
 
-    best_uri = trained_models(results).sort_values("uar", ascending=False,
-                                                   kind="stable").iloc[0]["uri"]
+    first = ordered(trained_models(results)).iloc[0]
+    assert first["normalisation"] == "global"
+    best_uri = first["uri"]
     expected = predict_files(best_uri, [wav], progress=False).iloc[0]
     assert label == expected["emotion"]
     assert len(at.get("arrow_vega_lite_chart")) >= 1 or len(at.get("vega_lite_chart")) >= 1

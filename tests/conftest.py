@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -45,3 +46,59 @@ def real_corpus(name: str) -> Path:
     if not DATA or not (Path(DATA) / name).is_dir():
         pytest.skip(f"real corpus {name!r} not available (set SERBENCH_DATA)")
     return Path(DATA) / name
+
+
+SMOKE = Path(__file__).parents[1] / "experiments" / "smoke.toml"
+
+
+@pytest.fixture(scope="session")
+def trained_smoke(tmp_path_factory):
+    """``experiments/smoke.toml`` run once: ``(results_dir, cache_dir)``, with final models."""
+    from benchmark.config import load_experiment
+    from benchmark.run import RunOptions, run
+
+    root = tmp_path_factory.mktemp("smoke")
+    cache = str(root / "cache")
+    cfg = load_experiment(SMOKE, results_dir=str(root / "results"))
+    run(cfg, RunOptions(cache_dir=cache, n_jobs=2, progress=False))
+    return cfg.results_dir, cache
+
+
+def synth_files(cache: str, actor: int) -> list[str]:
+    """The synthetic corpus files of one actor, as the smoke run wrote them."""
+    folder = Path(cache) / "synth-corpus-8" / "synth" / f"Actor_{actor:02d}"
+    return [str(p) for p in sorted(folder.glob("*.wav"))]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(cmd: list[str], ready_url: str, env: dict | None = None, timeout: float = 120):
+    """Run a server on loopback until ``ready_url`` answers; stop it (and its children)."""
+    import signal
+    import subprocess
+    import time
+    import urllib.request
+
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(ready_url, timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    pytest.fail(f"{cmd[0]} did not start serving {ready_url}")
+                time.sleep(0.5)
+        yield proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

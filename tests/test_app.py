@@ -4,23 +4,17 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.config import load_experiment
 from benchmark.predict import predict_files, resolve_model
-from benchmark.run import RunOptions, run
+from tests.conftest import synth_files
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 APP = Path(__file__).parents[1] / "benchmark" / "app.py"
-SMOKE = Path(__file__).parents[1] / "experiments" / "smoke.toml"
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("app")
-    cache = str(root / "cache")
-    cfg = load_experiment(SMOKE, results_dir=str(root / "results"))
-    run(cfg, RunOptions(cache_dir=cache, n_jobs=2, progress=False))
-    wav = sorted((Path(cache) / "synth-corpus-8" / "synth" / "Actor_02").glob("*.wav"))[20]
-    return cfg.results_dir, cache, str(wav)
+def trained(trained_smoke):
+    results, cache = trained_smoke
+    return results, cache, synth_files(cache, 2)[20]
 
 
 def test_app_predicts_like_the_cli(trained, monkeypatch):

@@ -2,11 +2,9 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from mlflow.tracking import MlflowClient
 from benchmark.config import load_experiment
 from benchmark.run import RunOptions, run
 from benchmark.tracking import default_uri
+from tests.conftest import free_port, serving
 
 SMOKE = Path(__file__).parents[1] / "experiments" / "smoke.toml"
 
@@ -83,31 +82,13 @@ def test_resume_after_sigkill_recomputes_only_unfinished_tasks(tmp_path, cache_d
     assert len(keys) == len(set(keys)) == 16
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_smoke_against_an_mlflow_server(tmp_path, cache_dir):
-    port = _free_port()
-    mlflow_bin = Path(sys.executable).with_name("mlflow")
-    server = subprocess.Popen(
-        [str(mlflow_bin), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-         "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    port = free_port()
     uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{uri}/health", timeout=2)
-                break
-            except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    pytest.fail("mlflow server did not start")
-                time.sleep(0.5)
+    cmd = [str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1",
+           "--port", str(port), "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+           "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"]
+    with serving(cmd, f"{uri}/health"):
         cfg, summary = _smoke(tmp_path, cache_dir, tracking_uri=uri)
         client = MlflowClient(uri)
         exp = client.get_experiment_by_name("smoke")
@@ -115,6 +96,3 @@ def test_smoke_against_an_mlflow_server(tmp_path, cache_dir):
         assert len(runs) == 20
         uars = sorted(r.data.metrics["uar_mean"] for r in runs if "uar_mean" in r.data.metrics)
         assert uars == pytest.approx(sorted(summary["uar_mean"]))
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)

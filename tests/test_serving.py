@@ -4,11 +4,7 @@ through `mlflow models serve` on loopback."""
 import base64
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -18,34 +14,26 @@ import pandas as pd
 import pytest
 
 from benchmark.cli import main
-from benchmark.config import load_experiment
 from benchmark.predict import register_best, resolve_model
-from benchmark.run import RunOptions, run
 from benchmark.serving import class_probabilities
 from benchmark.tracking import default_uri
 from features.cache import Cache
 from features.parallel import extract
-
-SMOKE = Path(__file__).parents[1] / "experiments" / "smoke.toml"
+from tests.conftest import free_port, serving, synth_files
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("serve")
-    cache = str(root / "cache")
-    cfg = load_experiment(SMOKE, results_dir=str(root / "results"))
-    run(cfg, RunOptions(cache_dir=cache, n_jobs=2, progress=False))
-    files = sorted((Path(cache) / "synth-corpus-8" / "synth" / "Actor_03").glob("*.wav"))[:12]
-    uri = resolve_model("smoke", cfg.results_dir)
-    return cfg, cache, uri, [str(f) for f in files]
+def trained(trained_smoke):
+    results, cache = trained_smoke
+    return results, cache, resolve_model("smoke", results), synth_files(cache, 3)[:12]
 
 
 def test_predict_cli_matches_in_process_pipeline_on_cached_features(trained, tmp_path, capsys):
-    cfg, cache, uri, files = trained
+    results, cache, uri, files = trained
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not audio")
     out = tmp_path / "pred.csv"
-    code = main(["predict", "smoke", *files, str(bad), "--results-dir", cfg.results_dir, "-o",
+    code = main(["predict", "smoke", *files, str(bad), "--results-dir", results, "-o",
                  str(out), "-q"])
     assert code == 1  # one file failed, and said so
     table = pd.read_csv(out, keep_default_na=False)
@@ -70,56 +58,35 @@ def test_predict_cli_matches_in_process_pipeline_on_cached_features(trained, tmp
     assert np.mean([codes[t] == e for t, e in zip(truth, good["emotion"], strict=True)]) > 0.5
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_served_model_answers_like_predict(trained):
-    cfg, cache, uri, files = trained
-    port = _free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": default_uri(cfg.results_dir),
+    results, cache, uri, files = trained
+    port = free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": default_uri(results),
            "SERBENCH_CACHE": cache, "MLFLOW_DISABLE_TELEMETRY": "true",
            # mlflow starts uvicorn by name: the virtualenv's bin must be on PATH
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    mlflow_bin = Path(sys.executable).with_name("mlflow")
-    server = subprocess.Popen([str(mlflow_bin), "models", "serve", "-m", uri, "--env-manager",
-                               "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
-                break
-            except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    pytest.fail("mlflow models serve did not start")
-                time.sleep(0.5)
+    cmd = [str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m", uri,
+           "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
+    with serving(cmd, f"http://127.0.0.1:{port}/ping", env):
         rows = [[base64.b64encode(Path(f).read_bytes()).decode()] for f in files]
         body = json.dumps({"dataframe_split": {"columns": ["audio_b64"], "data": rows}})
         req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", body.encode(),
                                      {"Content-Type": "application/json"})
         served = pd.DataFrame(json.loads(urllib.request.urlopen(req, timeout=60).read())
                               ["predictions"])
-        local = mlflow.pyfunc.load_model(uri).predict(pd.DataFrame({"path": files}))
-        assert list(served["emotion"]) == list(local["emotion"])
-        cols = [c for c in local.columns if c.startswith("p_")]
-        np.testing.assert_allclose(served[cols].to_numpy(float), local[cols].to_numpy(float),
-                                   rtol=1e-9)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+    local = mlflow.pyfunc.load_model(uri).predict(pd.DataFrame({"path": files}))
+    assert list(served["emotion"]) == list(local["emotion"])
+    cols = [c for c in local.columns if c.startswith("p_")]
+    np.testing.assert_allclose(served[cols].to_numpy(float), local[cols].to_numpy(float),
+                               rtol=1e-9)
 
 
 def test_register_tags_best_model_with_uar(trained):
-    cfg, _, _, _ = trained
-    (name, version), = register_best("smoke", cfg.results_dir)
+    results = trained[0]
+    (name, version), = register_best("smoke", results)
     from mlflow.tracking import MlflowClient
 
-    mv = MlflowClient(default_uri(cfg.results_dir)).get_model_version(name, version)
-    summary = pd.read_csv(Path(cfg.results_dir) / "smoke" / "summary.csv")
+    mv = MlflowClient(default_uri(results)).get_model_version(name, version)
+    summary = pd.read_csv(Path(results) / "smoke" / "summary.csv")
     best = summary[summary.normalisation == "global"].uar_mean.max()
     assert float(mv.tags["uar_mean"]) == pytest.approx(best, abs=1e-4)

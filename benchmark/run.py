@@ -309,7 +309,11 @@ def run(cfg: ExperimentConfig, opts: RunOptions = RunOptions()) -> pd.DataFrame:
                     tasks.append(Fold(len(folds), np.arange(len(table)), np.zeros(0, int)))
                 for fold in tasks:
                     fname = FINAL if fold.index == len(folds) else fold.name
-                    if (folder / f"{fname}.json").exists():
+                    done = folder / f"{fname}.json"
+                    if done.exists():
+                        if fname != FINAL:  # checkpointed: make sure MLflow has it too
+                            log_fold(tracker, cell, cid, parent, fname, tags,
+                                     json.loads(done.read_text()))
                         continue
                     if fname != FINAL and not fold.speaker_dependent:
                         check_disjoint(speakers, fold.train, fold.test)
@@ -401,7 +405,15 @@ def _record(tracker: Tracker, ctx, result: dict) -> None:
     result.update({"scores": s, "y_true": y_true, "y_pred": y_pred,
                    "paths": rows["path"].tolist(), "speakers": rows["speaker"].tolist()})
     _write_json(folder / f"{fname}.json", result)
+    log_fold(tracker, cell, cid, parent, fname, tags, result)
+
+
+def log_fold(tracker: Tracker, cell: Cell, cid: str, parent: str, fname: str, tags: dict,
+             result: dict) -> None:
+    """Log a checkpointed fold to MLflow unless a finished run of it exists; called after
+    the checkpoint is written and again on resume, so a kill between the two loses nothing."""
     if not tracker.fold_done(cid, fname):
+        s, y_true, y_pred = result["scores"], result["y_true"], result["y_pred"]
         m = {"uar": s["uar"], "wa": s["wa"], "macro_f1": s["macro_f1"],
              **{f"recall_{c}": v["recall"] for c, v in s["per_class"].items() if v["support"]}}
         if result["inner_uar"] is not None:

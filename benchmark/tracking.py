@@ -41,11 +41,15 @@ class Tracker:
             self.experiment_id = found.experiment_id
         self.uri = uri
 
-    def _find(self, cell_id: str, fold: str | None):
+    def _runs(self, cell_id: str, fold: str | None):
         query = f"tags.`{CELL_TAG}` = '{cell_id}'"
         query += f" and tags.`{FOLD_TAG}` = '{fold}'" if fold else f" and tags.`{FOLD_TAG}` = '-'"
-        runs = self.client.search_runs([self.experiment_id], query, max_results=5)
-        return runs[0] if runs else None
+        return self.client.search_runs([self.experiment_id], query, max_results=50)
+
+    def _find(self, cell_id: str, fold: str | None):
+        runs = self._runs(cell_id, fold)
+        finished = [r for r in runs if r.info.status == "FINISHED"]
+        return (finished or runs or [None])[0]
 
     def parent(self, cell_id: str, name: str, params: dict, tags: dict) -> str:
         """The cell's parent run, created on first use, found again on resume."""
@@ -64,7 +68,11 @@ class Tracker:
     def log_fold(self, parent_id: str, cell_id: str, fold: str, name: str, params: dict,
                  metrics: dict, tags: dict, artifacts: dict[str, object]) -> str:
         """A finished nested run; ``artifacts`` maps file names to JSON-able values, text
-        or paths of files to copy."""
+        or paths of files to copy. A half-logged run of the same fold (its process was
+        killed) is deleted first, so every fold has exactly one run."""
+        for stale in self._runs(cell_id, fold):
+            if stale.info.status != "FINISHED":
+                self.client.delete_run(stale.info.run_id)
         run = self.client.create_run(
             self.experiment_id, run_name=name,
             tags={MLFLOW_PARENT_RUN_ID: parent_id, CELL_TAG: cell_id, FOLD_TAG: fold, **tags})

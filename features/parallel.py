@@ -90,6 +90,20 @@ def _work_chunk(chunk, bank: FeatureBank, kind: str, cache_root: str, transform=
     return out
 
 
+_WARM: set[str] = set()
+
+
+def _warm(bank: FeatureBank) -> None:
+    """Compile (or load) the numba kernels here before workers start: numba's on-disk cache
+    is not safe when several fresh processes write it at once (segfaults were seen)."""
+    key = bank.config.digest()
+    if key not in _WARM:
+        rng = np.random.default_rng(0)
+        bank.extract(rng.standard_normal(bank.config.sr // 4).astype(np.float32) * 0.1,
+                     bank.config.sr)
+        _WARM.add(key)
+
+
 def extract(paths: Sequence[str], bank: FeatureBank, cache: Cache, kind: str = "features",
             n_jobs: int = 1, backend: str = "loky", chunk_size: int | None = None,
             progress: bool = True, transform=None
@@ -128,6 +142,8 @@ def extract(paths: Sequence[str], bank: FeatureBank, cache: Cache, kind: str = "
     bar.set_postfix(hits=report.hits, misses=report.misses, refresh=False)
     if todo:
         workers = joblib.effective_n_jobs(n_jobs)
+        if workers > 1:
+            _warm(bank)
         size = chunk_size or max(1, min(64, int(np.ceil(len(todo) / (8 * workers)))))
         chunks = [todo[k:k + size] for k in range(0, len(todo), size)]
         with _backend(backend, n_jobs):

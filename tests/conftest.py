@@ -15,6 +15,20 @@ from benchmark.synth import write_corpus
 DATA = os.environ.get("SERBENCH_DATA")
 
 
+def pytest_configure(config):
+    """Compile every numba kernel the suite uses once, in the controller, before xdist
+    workers start: several fresh processes writing numba's cache at once can segfault."""
+    if hasattr(config, "workerinput"):
+        return
+    import librosa
+
+    from features import FeatureBank
+
+    y = tone(0.5)
+    FeatureBank().extract(y, 16000)
+    librosa.pyin(y, fmin=80, fmax=600, sr=16000, frame_length=1024, hop_length=160)
+
+
 def tone(seconds: float = 1.0, sr: int = 16000, f0: float = 220.0, channels: int = 1,
          seed: int = 0) -> np.ndarray:
     """A harmonic tone with a little noise: a real, non-silent signal."""

@@ -6,8 +6,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from benchmark.metrics import uar
-
 
 def corrected_resampled_ttest(diffs, n_train: float, n_test: float) -> tuple[float, float]:
     """Nadeau & Bengio (2003) corrected resampled t-test, two-sided.
@@ -35,28 +33,40 @@ def wilcoxon_p(a, b) -> float:
     return float(stats.wilcoxon(a, b, zero_method="zsplit").pvalue)
 
 
+def _paired_tables(cells: pd.DataFrame, folds: pd.DataFrame, within: tuple[str, ...],
+                   across: str):
+    """Per group of ``within`` columns: outer-fold UAR pivoted to one column per value of
+    ``across``, and the mean train/test sizes the corrected t-test needs."""
+    keyed = folds.merge(cells[["cell_id", "dataset", "features", "normalisation", "model"]],
+                        on="cell_id")
+    for key, grp in keyed.groupby(list(within), sort=True):
+        table = grp.pivot(index="fold", columns=across, values="uar")
+        sizes = grp.groupby("fold")[["n_train", "n_test"]].first().mean()
+        yield dict(zip(within, key, strict=True)), table, sizes
+
+
+def _compare(a: pd.Series, b: pd.Series, sizes: pd.Series) -> dict:
+    """Paired statistics of fold scores ``a`` against ``b``."""
+    d = a - b
+    t, p_t = corrected_resampled_ttest(d, sizes["n_train"], sizes["n_test"])
+    return {"diff": float(d.mean()), "wilcoxon_p": wilcoxon_p(a, b), "corrected_t": t,
+            "corrected_t_p": p_t, "folds": len(d)}
+
+
 def paired_comparisons(cells: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, features, normalisation): the best model by mean UAR against each other
     model, paired over the same outer folds."""
     rows = []
-    keyed = folds.merge(cells[["cell_id", "dataset", "features", "normalisation", "model"]],
-                        on="cell_id")
-    for (dataset, feats, norm), grp in keyed.groupby(["dataset", "features", "normalisation"],
-                                                     sort=True):
-        table = grp.pivot(index="fold", columns="model", values="uar")
+    for key, table, sizes in _paired_tables(cells, folds,
+                                            ("dataset", "features", "normalisation"), "model"):
         if table.shape[1] < 2:
             continue
         means = table.mean().sort_values(ascending=False, kind="stable")
         best = means.index[0]
-        sizes = grp.groupby("fold")[["n_train", "n_test"]].first().mean()
         for other in means.index[1:]:
-            d = table[best] - table[other]
-            t, p_t = corrected_resampled_ttest(d, sizes["n_train"], sizes["n_test"])
-            rows.append({"dataset": dataset, "features": feats, "normalisation": norm,
-                         "best": best, "other": other, "uar_best": means[best],
-                         "uar_other": means[other], "diff": float(d.mean()),
-                         "wilcoxon_p": wilcoxon_p(table[best], table[other]),
-                         "corrected_t": t, "corrected_t_p": p_t, "folds": len(d)})
+            rows.append({**key, "best": best, "other": other, "uar_best": means[best],
+                         "uar_other": means[other], **_compare(table[best], table[other],
+                                                               sizes)})
     return pd.DataFrame(rows)
 
 
@@ -64,36 +74,12 @@ def variant_comparisons(cells: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFram
     """Per (dataset, model, normalisation): every feature variant (an ablation, or ``+aug``)
     against ``full``, paired over the same outer folds."""
     rows = []
-    keyed = folds.merge(cells[["cell_id", "dataset", "features", "normalisation", "model"]],
-                        on="cell_id")
-    for (dataset, model, norm), grp in keyed.groupby(["dataset", "model", "normalisation"],
-                                                     sort=True):
-        table = grp.pivot(index="fold", columns="features", values="uar")
+    for key, table, sizes in _paired_tables(cells, folds,
+                                            ("dataset", "model", "normalisation"), "features"):
         if "full" not in table or table.shape[1] < 2:
             continue
-        sizes = grp.groupby("fold")[["n_train", "n_test"]].first().mean()
         for variant in sorted(c for c in table.columns if c != "full"):
-            d = table[variant] - table["full"]
-            _, p_t = corrected_resampled_ttest(d, sizes["n_train"], sizes["n_test"])
-            rows.append({"dataset": dataset, "model": model, "normalisation": norm,
-                         "variant": variant, "uar_variant": table[variant].mean(),
-                         "uar_full": table["full"].mean(), "diff": float(d.mean()),
-                         "wilcoxon_p": wilcoxon_p(table[variant], table["full"]),
-                         "corrected_t_p": p_t, "folds": len(d)})
+            rows.append({**key, "variant": variant, "uar_variant": table[variant].mean(),
+                         "uar_full": table["full"].mean(),
+                         **_compare(table[variant], table["full"], sizes)})
     return pd.DataFrame(rows)
-
-
-def bootstrap_uar_ci(predictions: pd.DataFrame, n_boot: int = 2000, seed: int = 0,
-                     level: float = 0.95) -> tuple[float, float]:
-    """Percentile CI of pooled UAR, resampling *speakers* with replacement (a speaker's
-    recordings are not independent of each other)."""
-    rng = np.random.default_rng(seed)
-    speakers = np.array(sorted(predictions["speaker"].unique()))
-    groups = {s: g for s, g in predictions.groupby("speaker")}
-    values = []
-    for _ in range(n_boot):
-        pick = rng.choice(speakers, size=speakers.size, replace=True)
-        sample = pd.concat([groups[s] for s in pick])
-        values.append(uar(sample["true"], sample["pred"]))
-    lo, hi = np.quantile(values, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return float(lo), float(hi)

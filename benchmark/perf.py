@@ -140,13 +140,12 @@ def _machine() -> dict:
     import librosa
     import numba
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                                capture_output=True, text=True).stdout.strip())
+    from benchmark.provenance import git_state
+
+    git = git_state()
     return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
             "numpy": np.__version__, "librosa": librosa.__version__, "numba": numba.__version__,
-            "git_commit": commit + ("-dirty" if dirty else "")}
+            "git_commit": git["commit"][:7] + ("-dirty" if git["dirty"] else "")}
 
 
 def main(argv=None) -> int:

@@ -20,6 +20,8 @@ AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3", 
 
 #: Peak amplitude (full scale = 1) below which a file counts as silent (about -80 dBFS).
 SILENCE_PEAK = 1e-4
+#: Shortest usable recording, in seconds: below it no utterance-level statistic means much.
+MIN_DURATION_S = 0.25
 
 
 class AudioError(ValueError):
@@ -60,6 +62,7 @@ def info(path: os.PathLike | str, data: bytes | None = None) -> AudioInfo:
         i = sf.info(_source(path, data))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise AudioError(path, f"not readable as audio ({_short(exc)})") from exc
+    _check_complete(path, data)
     return AudioInfo(int(i.samplerate), int(i.channels), int(i.frames), str(i.format))
 
 
@@ -68,10 +71,14 @@ def load(
     sr: int | None = 16000,
     *,
     data: bytes | None = None,
-    min_duration_s: float = 0.0,
-    reject_silent: bool = False,
+    min_duration_s: float = MIN_DURATION_S,
+    reject_silent: bool = True,
 ) -> np.ndarray:
-    """Decode ``path`` to a mono float32 signal at ``sr`` Hz.
+    """Decode ``path`` to a mono float32 signal at ``sr`` Hz, refusing unusable audio.
+
+    The one validation every path shares (corpus scans, extraction, ``predict``, the app):
+    unreadable, truncated, empty, non-finite, too short or silent audio raises
+    :class:`AudioError`. Pass ``min_duration_s=0, reject_silent=False`` for raw decoding.
 
     Parameters
     ----------
@@ -82,9 +89,10 @@ def load(
     data : bytes, optional
         The file's bytes, when the caller has read them already (to hash them, say).
     min_duration_s : float
-        Raise if the decoded signal is shorter than this many seconds.
+        Raise if the decoded signal is shorter than this many seconds
+        (default :data:`MIN_DURATION_S`).
     reject_silent : bool
-        Raise if the peak amplitude is below :data:`SILENCE_PEAK`.
+        Raise if the peak amplitude is below :data:`SILENCE_PEAK` (default on).
 
     Returns
     -------
@@ -121,11 +129,42 @@ def _decode(path: os.PathLike | str, data: bytes | None) -> tuple[np.ndarray, in
         y, native_sr = sf.read(_source(path, data), dtype="float32", always_2d=False)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise AudioError(path, f"not readable as audio ({_short(exc)})") from exc
+    _check_complete(path, data)
     return y, int(native_sr)
 
 
+def _check_complete(path: os.PathLike | str, data: bytes | None) -> None:
+    """Refuse a WAV or AIFF file cut off inside its sample data.
+
+    libsndfile reads such a file silently as a shorter clip; the header still says how many
+    bytes of samples were written, so a shortfall is a truncated file (a failed copy or
+    download), whose end, and maybe its label, is lost.
+    """
+    with (io.BytesIO(data) if data is not None else open(path, "rb")) as fh:
+        head = fh.read(12)
+        size = fh.seek(0, io.SEEK_END)
+        if head[:4] in (b"RIFF", b"RIFX") and head[8:12] == b"WAVE":
+            big, name, pos = head[:4] == b"RIFX", b"data", 12
+        elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+            big, name, pos = True, b"SSND", 12
+        else:
+            return
+        while pos + 8 <= size:
+            fh.seek(pos)
+            chunk = fh.read(8)
+            length = int.from_bytes(chunk[4:], "big" if big else "little")
+            if chunk[:4] == name:
+                available = size - pos - 8
+                if 0 < length < 0xFFFFFFFF and length > available:  # 0 / ~0: streamed, unknown
+                    raise AudioError(path, f"truncated: the header declares {length} bytes of "
+                                     f"samples, the file holds {available}")
+                return
+            pos += 8 + length + (length & 1)
+
 def _check_exists(path: os.PathLike | str) -> None:
     p = Path(path)
+    if p.is_symlink() and not p.exists():
+        raise AudioError(path, f"dangling symbolic link (to {os.readlink(p)})")
     if not p.is_file():
         raise AudioError(path, "file not found")
     if p.stat().st_size == 0:

@@ -142,10 +142,12 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_report(args) -> int:
+    from benchmark.locations import find_experiment
     from benchmark.report import write_report
 
-    written = write_report(args.experiment, args.results_dir, tracking_uri=args.tracking_uri)
-    print(f"wrote {len(written)} files under {Path(args.results_dir) / args.experiment}")
+    results_dir = find_experiment(args.experiment, args.results_dir)
+    written = write_report(args.experiment, results_dir, tracking_uri=args.tracking_uri)
+    print(f"wrote {len(written)} files under {results_dir / args.experiment}")
     return 0
 
 
@@ -185,8 +187,13 @@ def _cmd_app(args) -> int:
     import os
     import subprocess
 
+    from benchmark.locations import search_dirs
+
     app = Path(__file__).with_name("app.py")
-    env = {**os.environ, "SERBENCH_RESULTS": str(Path(args.results_dir).resolve())}
+    env = {**os.environ, "SERBENCH_RESULTS": os.pathsep.join(
+        str(d.resolve()) for d in search_dirs(args.results_dir))}
+    if args.data_root:
+        env["SERBENCH_DATA"] = str(Path(args.data_root).resolve())
     bindir = str(Path(sys.executable).parent)
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address",
            "127.0.0.1", "--server.port", str(args.port), "--server.headless", "true",
@@ -194,6 +201,33 @@ def _cmd_app(args) -> int:
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
     print(f"serbench app on http://127.0.0.1:{args.port} (Ctrl-C stops it)")
     return subprocess.call(cmd, env=env)
+
+
+def _cmd_ui(args) -> int:
+    import subprocess
+
+    from benchmark.locations import last_store
+    from benchmark.tracking import default_uri
+
+    uri = args.tracking_uri or last_store() or default_uri("runs")
+    print(f"MLflow UI on http://127.0.0.1:{args.port} for {uri} (Ctrl-C stops it)")
+    mlflow = Path(sys.executable).with_name("mlflow")
+    return subprocess.call([str(mlflow), "ui", "--backend-store-uri", uri, "--host",
+                            "127.0.0.1", "--port", str(args.port)])
+
+
+def _cmd_warm(args) -> int:
+    import time
+
+    from features.warm import warm
+
+    t0 = time.perf_counter()
+    warm()
+    print(f"numba kernels compiled and cached in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+READERS = "default: runs/, then results/ (the committed references)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -236,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="experiments/*.toml")
     p.add_argument("--data-root")
     p.add_argument("--cache-dir")
-    p.add_argument("--results-dir", help="default: the config's results_dir (results)")
+    p.add_argument("--results-dir", help="default: the config's results_dir, runs/ (git-"
+                   "ignored); `make reference` gives results/, the committed references")
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: results/mlflow.db)")
     p.add_argument("--optuna-storage", help="Optuna RDB URL (default: SQLite in results)")
@@ -246,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="tables, statistics and figures from stored runs")
     p.add_argument("experiment", help="experiment name (a folder under the results dir)")
-    p.add_argument("--results-dir", default="results")
+    p.add_argument("--results-dir", help=READERS)
     p.add_argument("--tracking-uri")
     p.set_defaults(func=_cmd_report)
 
@@ -255,21 +290,32 @@ def build_parser() -> argparse.ArgumentParser:
                    "single-file model)")
     p.add_argument("inputs", nargs="+", help="audio files or folders")
     p.add_argument("-o", "--output", help="write CSV (or JSON if it ends in .json)")
-    p.add_argument("--results-dir", default="results")
+    p.add_argument("--results-dir", help=READERS)
     p.add_argument("--tracking-uri")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("register", help="register each dataset's best model in MLflow")
     p.add_argument("experiment")
-    p.add_argument("--results-dir", default="results")
+    p.add_argument("--results-dir", help=READERS)
     p.add_argument("--tracking-uri")
     p.set_defaults(func=_cmd_register)
 
     p = sub.add_parser("app", help="the Streamlit demo page, on 127.0.0.1")
-    p.add_argument("--results-dir", default="results")
+    p.add_argument("--results-dir", help=READERS)
+    p.add_argument("--data-root", help="corpus files under it may be given by path "
+                   "(default: $SERBENCH_DATA; none: uploads only)")
     p.add_argument("--port", type=int, default=8501)
     p.set_defaults(func=_cmd_app)
+
+    p = sub.add_parser("ui", help="the MLflow UI on 127.0.0.1, on the store the last run "
+                       "wrote")
+    p.add_argument("--tracking-uri")
+    p.add_argument("--port", type=int, default=5000)
+    p.set_defaults(func=_cmd_ui)
+
+    p = sub.add_parser("warm", help="compile and cache the numba kernels (make does it once)")
+    p.set_defaults(func=_cmd_warm)
 
     p = sub.add_parser("cache", help="inspect, verify or clear the feature cache")
     p.add_argument("action", choices=["info", "verify", "clear"])
@@ -283,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (FileNotFoundError, KeyError, ValueError) as exc:
-        print(f"serbench {args.command}: error: {exc}", file=sys.stderr)
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"serbench {args.command}: error: {msg}", file=sys.stderr)
         return 2
 
 

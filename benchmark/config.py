@@ -13,7 +13,9 @@ from typing import Any
 
 from benchmark.augment import AugmentConfig
 from benchmark.labels import EMOTIONS
+from benchmark.locations import RUNS
 from features.config import GROUPS, FeatureConfig
+from features.schema import ConfigError, build
 
 PROTOCOLS = ("loso", "group_kfold", "cross_corpus", "random_split")
 ABLATIONS = ("none", "single", "leave_one_out", "both")
@@ -72,12 +74,12 @@ class TuningConfig:
     def __post_init__(self):
         if self.n_trials < 0 or self.timeout_s <= 0:
             raise ValueError("tuning.n_trials must be >= 0 and tuning.timeout_s > 0")
-        allowed = {"n_trials", "timeout_s", "pruning", "inner_k"}
-        for model, values in self.per_model.items():
-            unknown = sorted(set(values) - allowed)
-            if unknown:
-                raise KeyError(f"[tuning.per_model.{model}]: unknown key(s) {unknown}; "
-                               f"known: {sorted(allowed)}")
+        if self.per_model:  # each model's overrides: the same keys and types as here
+            object.__setattr__(self, "per_model", MappingProxyType({
+                model: MappingProxyType({k: getattr(build(TuningConfig, dict(values),
+                                                          f"[tuning.per_model.{model}]"), k)
+                                         for k in values})
+                for model, values in self.per_model.items()}))
 
     def for_model(self, model: str) -> TuningConfig:
         """This budget with the model's own overrides applied."""
@@ -106,7 +108,7 @@ class ExperimentConfig:
     augmentation: AugmentConfig = field(default_factory=AugmentConfig)
     final_model: bool = True  # refit on all data, tuned, and log it as an audio-in model
     seed: int = 0
-    results_dir: str = "results"
+    results_dir: str = RUNS  # ordinary runs; `make reference` writes the committed results/
 
     def __post_init__(self):
         from benchmark.models import MODELS
@@ -114,6 +116,18 @@ class ExperimentConfig:
         unknown = [m for m in self.models if m not in MODELS]
         if unknown:
             raise ValueError(f"unknown model(s) {unknown}; known: {sorted(MODELS)}")
+        for section, names in (("tuning.per_model", self.tuning.per_model),
+                               ("fixed_params", self.fixed_params)):
+            unknown = sorted(set(names) - set(MODELS))
+            if unknown:
+                raise KeyError(f"[{section}]: unknown model(s) {unknown}; known: "
+                               f"{sorted(MODELS)}")
+        for model, params in self.fixed_params.items():
+            known = MODELS[model].defaults
+            unknown = sorted(set(params) - set(known))
+            if unknown:
+                raise KeyError(f"[fixed_params.{model}]: unknown parameter(s) {unknown}; "
+                               f"known: {sorted(known)}")
         if self.ablation not in ABLATIONS:
             raise ValueError(f"ablation {self.ablation!r} is not one of {ABLATIONS}")
         for label in (*self.label_map.keys(), *self.drop_labels):
@@ -146,21 +160,6 @@ class ExperimentConfig:
         return out
 
 
-def _build(cls, values: dict, where: str, convert: dict | None = None):
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise KeyError(f"{where}: unknown key(s) {unknown}; known: {sorted(names)}")
-    out = {}
-    for k, v in values.items():
-        if convert and k in convert:
-            v = convert[k](v)
-        elif isinstance(v, list):
-            v = tuple(v)
-        out[k] = v
-    return cls(**out)
-
-
 def load_experiment(path: str | Path, **overrides) -> ExperimentConfig:
     """Read and validate an experiment TOML. ``overrides`` replace top-level values."""
     path = Path(path)
@@ -169,27 +168,25 @@ def load_experiment(path: str | Path, **overrides) -> ExperimentConfig:
     raw.setdefault("name", path.stem)
     raw.update({k: v for k, v in overrides.items() if v is not None})
     where = str(path)
+
+    def tables(section: str):
+        """A table of tables (model name -> values), each inner table a mapping."""
+        def convert(v):
+            if not isinstance(v, dict) or not all(isinstance(x, dict) for x in v.values()):
+                raise ConfigError(f"{where} [{section}]: expected a table of tables, one per "
+                                  f"model, given {v!r}")
+            return MappingProxyType({k: MappingProxyType(dict(x)) for k, x in v.items()})
+        return convert
+
     convert = {
-        "features": lambda v: _feature_config(v, where),
-        "protocol": lambda v: _build(ProtocolConfig, v, f"{where} [protocol]"),
-        "tuning": lambda v: _build(TuningConfig, v, f"{where} [tuning]", {
-            "per_model": lambda pm: MappingProxyType({k: MappingProxyType(dict(x))
-                                                      for k, x in pm.items()})}),
-        "label_map": lambda v: MappingProxyType(dict(v)),
-        "augmentation": lambda v: _build(AugmentConfig, v, f"{where} [augmentation]"),
-        "fixed_params": lambda v: MappingProxyType({k: MappingProxyType(dict(p))
-                                                    for k, p in v.items()}),
+        "features": lambda v: FeatureConfig.from_dict(v, f"{where} [features]"),
+        "protocol": lambda v: build(ProtocolConfig, v, f"{where} [protocol]"),
+        "tuning": lambda v: build(TuningConfig, v, f"{where} [tuning]",
+                                  {"per_model": tables("tuning.per_model")}),
+        "augmentation": lambda v: build(AugmentConfig, v, f"{where} [augmentation]"),
+        "fixed_params": tables("fixed_params"),
     }
-    return _build(ExperimentConfig, raw, where, convert)
-
-
-def _feature_config(values: dict, where: str) -> FeatureConfig:
-    try:
-        return FeatureConfig.from_dict(values)
-    except KeyError as exc:
-        raise KeyError(f"{where} [features]: {exc.args[0]}") from exc
-    except ValueError as exc:
-        raise ValueError(f"{where} [features]: {exc}") from exc
+    return build(ExperimentConfig, raw, where, convert)
 
 
 __all__ = ["GROUPS", "ExperimentConfig", "ProtocolConfig", "TuningConfig", "load_experiment"]

@@ -35,9 +35,13 @@ class ModelSpec:
 
 
 def _svm_rbf(p, seed, balanced):
-    return SVC(kernel="rbf", C=p["C"], gamma=p["gamma"], cache_size=500,
-               probability=p.get("probability", False),
-               class_weight="balanced" if balanced else None, random_state=seed)
+    svc = SVC(kernel="rbf", C=p["C"], gamma=p["gamma"], cache_size=500,
+              class_weight="balanced" if balanced else None, random_state=seed)
+    if p.get("calibrated"):  # the deployed model's probabilities, as scikit-learn advises
+        from sklearn.calibration import CalibratedClassifierCV
+
+        return CalibratedClassifierCV(svc, ensemble=False, cv=3)
+    return svc
 
 
 def _svm_linear(p, seed, balanced):
@@ -86,7 +90,7 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in (
               lambda t: {"C": t.suggest_float("C", 0.3, 300.0, log=True),
                          "gamma": t.suggest_float("gamma", 1e-4, 1e-1, log=True)},
               {"C": 10.0, "gamma": "scale"},
-              final_params={"probability": True}),  # Platt-scaled probabilities to serve
+              final_params={"calibrated": True}),  # calibrated probabilities to serve
     ModelSpec("svm_linear", _svm_linear,
               lambda t: {"C": t.suggest_float("C", 1e-4, 1.0, log=True)},
               {"C": 0.01}),

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark import audio
+from benchmark.locations import find_experiment
 from benchmark.tracking import default_uri
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -44,13 +45,17 @@ def model_uri_of(cell_id: str, experiment: str, results_dir: str | Path = "resul
     return json.loads(final.read_text())["model_uri"]
 
 
-def resolve_model(model: str, results_dir: str | Path = "results",
+def resolve_model(model: str, results_dir: str | Path | None = None,
                   tracking_uri: str | None = None) -> str:
     """An MLflow model URI from a URI (``runs:/``, ``models:/``, a local path) or from an
-    experiment name (its best single-file model)."""
-    _tracking(results_dir, tracking_uri)
+    experiment name (its best single-file model, found under ``runs/`` then ``results/``
+    unless ``results_dir`` is given); points MLflow at the store that holds it."""
     if ":/" in model or Path(model).exists():
+        if results_dir is not None or tracking_uri:
+            _tracking(results_dir or ".", tracking_uri)
         return model
+    results_dir = find_experiment(model, results_dir)
+    _tracking(results_dir, tracking_uri)
     best = best_cells(model, results_dir)
     return model_uri_of(best.iloc[0]["cell_id"], model, results_dir)
 
@@ -86,13 +91,14 @@ def predict_files(model_uri: str, files: list[str], batch: int = 64,
     return pd.concat(parts, ignore_index=True)
 
 
-def register_best(experiment: str, results_dir: str | Path = "results",
+def register_best(experiment: str, results_dir: str | Path | None = None,
                   tracking_uri: str | None = None) -> list[tuple[str, str]]:
     """Register each dataset's best single-file model as ``serbench-<experiment>-<dataset>``,
     tagged with its UAR from the tables."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
+    results_dir = find_experiment(experiment, results_dir)
     uri = _tracking(results_dir, tracking_uri)
     client = MlflowClient(uri)
     out = []

@@ -35,19 +35,22 @@ def package_versions() -> dict[str, str]:
 
 
 def corpus_fingerprint(manifest: pd.DataFrame) -> dict:
-    """File count, total bytes and one BLAKE2b over (relative name, size, content) of every
-    file, so a reader can tell whether their copy of a corpus is byte-identical to ours."""
+    """File count, speakers, total bytes and one BLAKE2b over (relative name, size, content,
+    speaker, emotion) of every file: a reader can tell whether their copy of a corpus is
+    byte-identical to ours, and a run whether its checkpoints were computed on this data."""
     h = hashlib.blake2b(digest_size=16)
     total = 0
-    paths = sorted(manifest["path"])
+    rows = manifest.sort_values("path")
+    paths = list(rows["path"])
     root = Path(paths[0]).parents[1] if paths else Path(".")
-    for p in paths:
+    for p, speaker, emotion in zip(paths, rows["speaker"], rows["emotion"], strict=True):
         data = Path(p).read_bytes()
         total += len(data)
         try:
             rel = str(Path(p).relative_to(root))
         except ValueError:
             rel = Path(p).name
-        h.update(rel.encode() + b"\0" + str(len(data)).encode() + b"\0")
+        h.update(f"{rel}\0{len(data)}\0{speaker}\0{emotion}\0".encode())
         h.update(hashlib.blake2b(data, digest_size=16).digest())
-    return {"files": len(paths), "bytes": total, "blake2b": h.hexdigest()}
+    return {"files": len(paths), "speakers": int(rows["speaker"].nunique()), "bytes": total,
+            "blake2b": h.hexdigest()}

@@ -31,11 +31,40 @@ PIPELINE = "pipeline.skops"
 META = "meta.json"
 
 
-def trusted_types(blob: bytes) -> list[str]:
-    """The non-default types inside a skops blob *we* wrote (so trusting them is safe)."""
-    from skops.io import get_untrusted_types
+#: The types beyond skops's defaults that a serbench pipeline may hold. A fixed list in the
+#: code, not data read from the artifact it vets: loading a model file that holds any other
+#: type fails, whoever wrote the file.
+TRUSTED_TYPES: tuple[str, ...] = (
+    "benchmark.cnn.LogMelCNN",
+    "benchmark.preprocessing.SpeakerStandardScaler",
+    "features.config.FeatureConfig",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.tree._tree.Tree",
+    "xgboost.core.Booster",
+    "xgboost.sklearn.XGBClassifier",
+)
 
-    return sorted(get_untrusted_types(data=blob))
+
+def dump_pipeline(pipeline) -> bytes:
+    """The pipeline as skops bytes; refuses one that :data:`TRUSTED_TYPES` could not load."""
+    from skops.io import dumps, get_untrusted_types
+
+    blob = dumps(pipeline)
+    unknown = sorted(set(get_untrusted_types(data=blob)) - set(TRUSTED_TYPES))
+    if unknown:
+        raise TypeError(f"the pipeline holds types outside serbench's allow-list {unknown}; "
+                        "add them to benchmark.serving.TRUSTED_TYPES if they are safe")
+    return blob
+
+
+def load_pipeline(path: str | Path):
+    """A pipeline written by :func:`dump_pipeline`; only allow-listed types are built."""
+    from skops.io import load
+
+    return load(path, trusted=list(TRUSTED_TYPES))
 
 
 def predict_frame(pipeline, bank, columns: list[str], classes: list[str],
@@ -104,12 +133,10 @@ def class_probabilities(pipeline, X: pd.DataFrame, n_classes: int) -> np.ndarray
 
 class AudioEmotionModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
-        from skops.io import load
-
         from features import FeatureBank, FeatureConfig
 
         meta = json.loads(Path(context.artifacts["meta"]).read_text())
-        self.pipeline = load(context.artifacts["pipeline"], trusted=meta["trusted_types"])
+        self.pipeline = load_pipeline(context.artifacts["pipeline"])
         self.bank = FeatureBank(FeatureConfig.from_dict(meta["features"]))
         self.columns = meta["columns"]
         self.classes = meta["classes"]
@@ -123,18 +150,19 @@ class AudioEmotionModel(mlflow.pyfunc.PythonModel):
 def log_audio_model(pipeline, feature_config, columns: list[str], classes: list[str],
                     example_path: str | None = None, audio_input: bool = False,
                     name: str = "model"):
-    """Log ``pipeline`` as an audio-in pyfunc under the active run; returns the ModelInfo."""
+    """Log ``pipeline`` as an audio-in pyfunc under the active run; returns the ModelInfo.
+
+    MLflow "models from code": the model is :mod:`benchmark.model_code` (a file, by path) and
+    its artifacts, never a pickled Python object.
+    """
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
-    from skops.io import dumps
 
     with tempfile.TemporaryDirectory() as tmp:
         pipe_path, meta_path = Path(tmp) / PIPELINE, Path(tmp) / META
-        blob = dumps(pipeline)
-        pipe_path.write_bytes(blob)
+        pipe_path.write_bytes(dump_pipeline(pipeline))
         meta = {"features": feature_config.to_dict(), "columns": list(columns),
-                "classes": list(classes), "trusted_types": trusted_types(blob),
-                "audio_input": audio_input}
+                "classes": list(classes), "audio_input": audio_input}
         meta_path.write_text(json.dumps(meta, indent=1))
         signature = ModelSignature(
             inputs=Schema([ColSpec("string", c, required=False)
@@ -145,7 +173,7 @@ def log_audio_model(pipeline, feature_config, columns: list[str], classes: list[
                             ColSpec("string", "error")]))
         example = pd.DataFrame({"path": [example_path or "clip.wav"], "speaker": ["unknown"]})
         return mlflow.pyfunc.log_model(
-            name=name, python_model=AudioEmotionModel(),
+            name=name, python_model=str(Path(__file__).with_name("model_code.py")),
             artifacts={"pipeline": str(pipe_path), "meta": str(meta_path)},
             signature=signature, input_example=example,
             pip_requirements=["serbench", "scikit-learn", "xgboost", "skops", "pandas"],

@@ -62,16 +62,63 @@ def storage(url: str | None):
     return optuna.storages.RDBStorage(url)
 
 
+ORPHAN = "serbench.orphan"  # a trial whose process died while it ran
+
+
+def _sampler(seed: int, n: int) -> optuna.samplers.TPESampler:
+    return optuna.samplers.TPESampler(seed=(seed * 1_000_003 + n) % 2**32)
+
+
+def _fail_orphans(study: optuna.Study, store) -> None:
+    """Mark FAIL the trials left RUNNING by a killed process. One (cell, fold) study is only
+    ever tuned by one process at a time, so a RUNNING trial found on opening it is orphaned."""
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    if not running or store is None:  # an in-memory study is new at every call
+        return
+    study_id = store.get_study_id_from_name(study.study_name)
+    for t in running:
+        trial_id = store.get_trial_id_from_study_id_trial_number(study_id, t.number)
+        store.set_trial_system_attr(trial_id, ORPHAN, True)
+        store.set_trial_state_values(trial_id, optuna.trial.TrialState.FAIL)
+
+
+def _counted(study: optuna.Study) -> int:
+    """Trials that used up budget: finished, pruned, or failed by themselves (not orphans)."""
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
+            optuna.trial.TrialState.FAIL)
+    return sum(1 for t in study.get_trials(deepcopy=False, states=done)
+               if not t.system_attrs.get(ORPHAN))
+
+
+class _WithFixed:
+    """A trial that answers the config's fixed parameters itself: they are never sampled,
+    so a fixed value is the one used and the search runs over the others only."""
+
+    def __init__(self, trial: optuna.Trial, fixed: dict):
+        self._trial, self._fixed = trial, fixed
+
+    def __getattr__(self, name):
+        attr = getattr(self._trial, name)
+        if not name.startswith("suggest_"):
+            return attr
+
+        def suggest(param, *args, **kwargs):
+            return self._fixed[param] if param in self._fixed else attr(param, *args, **kwargs)
+        return suggest
+
+
 def tune(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, speakers: np.ndarray, *,
          speaker_norm: bool, budget: TuningConfig, inner_k: int, seed: int = 0,
          class_weight: bool = True, select_k: int | None = None,
          storage_url: str | None = None, study_name: str | None = None,
-         augmented: list[pd.DataFrame] | None = None) -> TuneResult:
+         augmented: list[pd.DataFrame] | None = None,
+         fixed: dict | None = None) -> TuneResult:
     """Best hyperparameters of ``spec`` by mean UAR over inner speaker-grouped folds.
 
     ``X`` holds the outer training rows only (features plus the ``speaker`` column).
     ``augmented``: copies of those rows, each aligned with ``X``; an inner fold trains on the
     copies of its own training rows, and validates on originals only.
+    ``fixed``: parameters taken as given, never tuned over.
     With fewer than two training speakers no speaker-independent tuning exists: the model's
     defaults are returned with a note saying so.
     """
@@ -84,7 +131,7 @@ def tune(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, speakers: np.ndarray, 
                           "not tuned: fewer than 2 training speakers; defaults used")
 
     def objective(trial: optuna.Trial) -> float:
-        params = spec.space(trial)
+        params = spec.space(_WithFixed(trial, fixed or {}))
         scores = []
         for step, (tr, va) in enumerate(splits):
             pipe = build_pipeline(spec, params, speaker_norm=speaker_norm, seed=seed,
@@ -103,14 +150,16 @@ def tune(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, speakers: np.ndarray, 
 
     pruner = (optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0)
               if budget.pruning else optuna.pruners.NopPruner())
-    study = optuna.create_study(direction="maximize", study_name=study_name,
-                                storage=storage(storage_url), load_if_exists=True,
-                                sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
-    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    done = len(study.get_trials(deepcopy=False, states=states))
-    if done < budget.n_trials:
-        study.optimize(objective, n_trials=budget.n_trials - done, timeout=budget.timeout_s,
-                       catch=(ValueError,))
+    store = storage(storage_url)
+    study = optuna.create_study(direction="maximize", study_name=study_name, storage=store,
+                                load_if_exists=True, sampler=_sampler(seed, 0), pruner=pruner)
+    _fail_orphans(study, store)
+    deadline = time.monotonic() + budget.timeout_s
+    while (n := _counted(study)) < budget.n_trials and time.monotonic() < deadline:
+        # Trial n is drawn by a sampler seeded from (seed, n) and the history before it, so a
+        # study resumed after a kill draws exactly what the uninterrupted one would have.
+        study.sampler = _sampler(seed, n)
+        study.optimize(objective, n_trials=1, catch=(ValueError,))
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     pruned = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.PRUNED,)))
     seconds = time.perf_counter() - t0

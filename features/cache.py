@@ -3,9 +3,14 @@
 An entry's key is the hash of the audio file's bytes, under a folder named by the feature
 config digest (which includes the feature-code version): renaming or moving a file keeps its
 entry, editing a single sample or a parameter misses. Entries are plain ``.npy`` payloads
-behind a 4-byte magic and a 16-byte BLAKE2b checksum; no pickle is ever loaded. Writes go to a
-temporary file that is renamed into place, so a killed process leaves no half entry and two
-processes extracting the same corpus at once both succeed.
+behind a 4-byte magic and a 16-byte BLAKE2b checksum over (namespace, key, payload), so an
+entry copied under another file's key fails verification; no pickle is ever loaded. Writes go
+to a temporary file that is renamed into place, so a killed process leaves no half entry and
+two processes extracting the same corpus at once both succeed.
+
+The root carries a marker file (:data:`MARKER`, with the format version). A folder without
+it is never written into, cleared or verified unless it is empty or holds only what a
+serbench cache holds, so ``SERBENCH_CACHE=$HOME`` cannot cost anyone a file.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import shutil
+import re
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -21,12 +26,24 @@ from pathlib import Path
 
 import numpy as np
 
-MAGIC = b"SBC1"
+MAGIC = b"SBC2"
+_OURS = b"SBC"  # every format version's magic starts so; older ones are stale, not foreign
 _DIGEST = 16
+MARKER = ".serbench-cache"
+FORMAT = "2"
+#: What a serbench cache root may hold: namespaces (``features-<digest>[-<transform>]``,
+#: ``logmel-...``, a feature set's ``set-...``) and the synthetic corpus.
+_ROOT_ENTRY = re.compile(r"^(features|logmel|set)-[0-9a-z.-]+$|^synth-corpus-\d+$")
+_ENTRY = re.compile(r"^[0-9a-f]{2}$")
+_KEY = re.compile(r"^[0-9a-f]{32}\.npy$")
 
 
 class CacheCorruptionWarning(UserWarning):
     """An entry failed verification; it was removed and will be recomputed."""
+
+
+class NotACacheError(ValueError):
+    """A folder that is not a serbench cache: nothing in it is written, cleared or removed."""
 
 
 def default_dir(explicit: str | os.PathLike | None = None) -> Path:
@@ -64,6 +81,32 @@ class Cache:
     def _path(self, namespace: str, key: str) -> Path:
         return self.root / namespace / key[:2] / f"{key}.npy"
 
+    @property
+    def marked(self) -> bool:
+        return (self.root / MARKER).is_file()
+
+    def claim(self) -> Path:
+        """Make :attr:`root` a cache (create it, write the marker) if it is new, empty, or
+        holds only what a serbench cache holds; else raise :class:`NotACacheError`."""
+        if self.marked:
+            return self.root
+        if self.root.exists():
+            foreign = sorted(p.name for p in self.root.iterdir()
+                             if not (p.is_dir() and _ROOT_ENTRY.match(p.name)))
+            if foreign:
+                shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+                raise NotACacheError(
+                    f"{self.root} is not a serbench cache (no {MARKER} file, and it holds "
+                    f"{shown}); point --cache-dir or SERBENCH_CACHE at a folder of its own")
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / MARKER).write_text(f"serbench feature cache, format {FORMAT}\n")
+        return self.root
+
+    def _require_marked(self, action: str) -> None:
+        if not self.marked:
+            raise NotACacheError(f"refusing to {action} {self.root}: it has no {MARKER} "
+                                 "marker, so it is not (or not yet) a serbench cache")
+
     def get(self, namespace: str, key: str) -> np.ndarray | None:
         """The stored array, or ``None`` when absent or corrupt (a corrupt entry is removed and
         reported with a :class:`CacheCorruptionWarning` naming it)."""
@@ -73,7 +116,7 @@ class Cache:
         except FileNotFoundError:
             return None
         try:
-            return _decode(blob)
+            return _decode(blob, namespace, key)
         except ValueError as exc:
             warnings.warn(f"cache entry {path} is corrupt ({exc}); recomputing",
                           CacheCorruptionWarning, stacklevel=2)
@@ -83,11 +126,13 @@ class Cache:
     def put(self, namespace: str, key: str, array: np.ndarray) -> None:
         """Write atomically: a temporary file in the same folder, then ``os.replace``."""
         path = self._path(namespace, key)
+        if not self.marked:
+            self.claim()
         path.parent.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
         np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
         payload = buf.getvalue()
-        digest = hashlib.blake2b(payload, digest_size=_DIGEST).digest()
+        digest = _checksum(namespace, key, payload)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -98,10 +143,11 @@ class Cache:
             raise
 
     def entries(self):
-        """Every entry file (not temporaries), sorted."""
-        if not self.root.exists():
+        """Every entry file of a marked cache, sorted: ``<namespace>/<xx>/<key>.npy`` under a
+        namespace of ours whose first bytes are our magic (or too few to hold any)."""
+        if not self.marked:
             return []
-        return sorted(p for p in self.root.glob("*/*/*.npy") if not p.name.startswith(".tmp-"))
+        return sorted(p for p in self.root.glob("*/*/*.npy") if _is_ours(p))
 
     def stats(self) -> CacheStats:
         files = self.entries()
@@ -112,31 +158,70 @@ class Cache:
 
     def verify(self, remove: bool = True) -> list[tuple[Path, str]]:
         """Check every entry; returns ``(path, reason)`` for the bad ones (removed if asked),
-        and sweeps temporaries left by killed writers."""
+        and sweeps temporaries left by killed writers. Files that are not ours are left
+        alone; a folder without the marker is refused (:class:`NotACacheError`)."""
+        self._require_marked("verify")
         bad = []
         for p in self.entries():
             try:
-                _decode(p.read_bytes())
+                _decode(p.read_bytes(), p.parent.parent.name, p.stem)
             except ValueError as exc:
                 bad.append((p, str(exc)))
                 if remove:
                     p.unlink(missing_ok=True)
-        for tmp in self.root.glob("*/*/.tmp-*"):
-            tmp.unlink(missing_ok=True)
+        for tmp in self.root.glob("*/*/.tmp-*.npy"):
+            if _ROOT_ENTRY.match(tmp.parent.parent.name) and _ENTRY.match(tmp.parent.name):
+                tmp.unlink(missing_ok=True)
         return bad
 
     def clear(self) -> int:
-        n = len(self.entries())
-        if self.root.exists():
-            shutil.rmtree(self.root)
-        return n
+        """Remove every entry (and then empty folders of ours); returns how many. Anything
+        else in the folder stays; a folder without the marker is refused."""
+        self._require_marked("clear")
+        files = self.entries()
+        for p in files:
+            p.unlink(missing_ok=True)
+        for sub in sorted(self.root.glob("*/*"), reverse=True):
+            if sub.is_dir() and _ENTRY.match(sub.name) and _ROOT_ENTRY.match(sub.parent.name):
+                _rmdir_if_empty(sub)
+        for space in self.root.iterdir():
+            if space.is_dir() and _ROOT_ENTRY.match(space.name) and not space.name.startswith(
+                    "synth-corpus-"):
+                _rmdir_if_empty(space)
+        return len(files)
 
 
-def _decode(blob: bytes) -> np.ndarray:
+def _rmdir_if_empty(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass  # not empty: something that is not ours is in it, and stays
+
+
+def _is_ours(p: Path) -> bool:
+    if not (_KEY.match(p.name) and _ENTRY.match(p.parent.name)
+            and _ROOT_ENTRY.match(p.parent.parent.name) and p.name[:2] == p.parent.name):
+        return False
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(len(_OURS))
+    except OSError:
+        return False
+    return len(head) < len(_OURS) or head == _OURS
+
+
+def _checksum(namespace: str, key: str, payload: bytes) -> bytes:
+    h = hashlib.blake2b(digest_size=_DIGEST)
+    h.update(f"{namespace}/{key}\0".encode())
+    h.update(payload)
+    return h.digest()
+
+
+def _decode(blob: bytes, namespace: str, key: str) -> np.ndarray:
     head = len(MAGIC) + _DIGEST
     if len(blob) < head or blob[: len(MAGIC)] != MAGIC:
-        raise ValueError("bad header (truncated or not a serbench entry)")
+        raise ValueError("bad header (truncated, or written by an older serbench)")
     payload = blob[head:]
-    if hashlib.blake2b(payload, digest_size=_DIGEST).digest() != blob[len(MAGIC):head]:
-        raise ValueError("checksum mismatch")
+    if _checksum(namespace, key, payload) != blob[len(MAGIC):head]:
+        raise ValueError("checksum mismatch (damaged, or copied under another key)")
     return np.load(io.BytesIO(payload), allow_pickle=False)

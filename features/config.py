@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
+
+from features.schema import build
 
 #: Bump when a change to the feature code alters any output value: it invalidates the cache.
 FEATURE_CODE_VERSION = "1"
@@ -97,13 +99,9 @@ class FeatureConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> FeatureConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise KeyError(f"unknown feature option(s) {unknown}; known: {sorted(known)}")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-        return cls(**values)
+    def from_dict(cls, values: dict, where: str = "features") -> FeatureConfig:
+        """From plain values (a TOML table, a stored JSON config); keys and types checked."""
+        return build(cls, values, where)
 
     def digest(self) -> str:
         """A stable 16-hex-digit hash of the config and the feature-code version."""

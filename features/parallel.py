@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from benchmark import audio
 from features.bank import FeatureBank
 from features.cache import Cache, content_hash
+from features.warm import warm
 
 #: What the cache can hold per file: utterance features or the frame-level log-mel.
 KINDS = ("features", "logmel")
@@ -90,20 +91,6 @@ def _work_chunk(chunk, bank: FeatureBank, kind: str, cache_root: str, transform=
     return out
 
 
-_WARM: set[str] = set()
-
-
-def _warm(bank: FeatureBank) -> None:
-    """Compile (or load) the numba kernels here before workers start: numba's on-disk cache
-    is not safe when several fresh processes write it at once (segfaults were seen)."""
-    key = bank.config.digest()
-    if key not in _WARM:
-        rng = np.random.default_rng(0)
-        bank.extract(rng.standard_normal(bank.config.sr // 4).astype(np.float32) * 0.1,
-                     bank.config.sr)
-        _WARM.add(key)
-
-
 def extract(paths: Sequence[str], bank: FeatureBank, cache: Cache, kind: str = "features",
             n_jobs: int = 1, backend: str = "loky", chunk_size: int | None = None,
             progress: bool = True, transform=None
@@ -141,9 +128,10 @@ def extract(paths: Sequence[str], bank: FeatureBank, cache: Cache, kind: str = "
     report.misses = len(todo)
     bar.set_postfix(hits=report.hits, misses=report.misses, refresh=False)
     if todo:
+        cache.claim()  # here, once, before workers write into it
         workers = joblib.effective_n_jobs(n_jobs)
         if workers > 1:
-            _warm(bank)
+            warm(bank.config)
         size = chunk_size or max(1, min(64, int(np.ceil(len(todo) / (8 * workers)))))
         chunks = [todo[k:k + size] for k in range(0, len(todo), size)]
         with _backend(backend, n_jobs):

@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-import benchmark.run as run_module
+import benchmark.fitting as fitting
 import benchmark.tuning as tuning_module
 from benchmark.augment import AugmentConfig, Copy, augment, training_rows
+from benchmark.cells import Cell
 from benchmark.config import ExperimentConfig, ProtocolConfig, TuningConfig
 from benchmark.corpora import open_corpus
 from benchmark.protocols import make_folds
@@ -72,12 +73,12 @@ def test_no_copy_of_a_test_or_validation_speaker_is_ever_trained_on(monkeypatch)
             for s in range(6) for i in range(10)]
     t = pd.DataFrame(rows)
     Spy.log = []
-    monkeypatch.setattr(run_module, "build_pipeline", lambda *a, **k: Spy())
+    monkeypatch.setattr(fitting, "build_pipeline", lambda *a, **k: Spy())
     monkeypatch.setattr(tuning_module, "build_pipeline", lambda *a, **k: Spy())
     cfg = ExperimentConfig(name="t", models=("logreg",), tuning=TuningConfig(n_trials=2),
                            protocol=ProtocolConfig("loso", inner_k=2),
                            augmentation=AugmentConfig(copies=2))
-    cell = run_module.Cell("d", "full", (), "logreg", False, "loso", augmented=True)
+    cell = Cell("d", "full", (), "logreg", False, "loso", augmented=True)
     X = np.c_[t["f"].to_numpy(), np.zeros(len(t))].astype(np.float32)
     copies = [np.c_[t["f"].to_numpy() + 1, np.ones(len(t))].astype(np.float32)
               for _ in range(2)]  # marker column = 1 on every augmented row
@@ -85,7 +86,7 @@ def test_no_copy_of_a_test_or_validation_speaker_is_ever_trained_on(monkeypatch)
     speakers = t["speaker"].to_numpy()
     for fold in make_folds(cfg.protocol, t):
         Spy.log = []
-        out = run_module.fit_fold(X, ["f", "marker"], speakers, y, fold.train, fold.test, cell,
+        out = fitting.fit_fold(X, ["f", "marker"], speakers, y, fold.train, fold.test, cell,
                                   cfg, None, None, False, X_aug=copies)
         test_speakers = set(speakers[fold.test])
         fits = [e for e in Spy.log if e[0] == "fit"]

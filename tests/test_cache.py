@@ -15,7 +15,7 @@ from sklearn.preprocessing import MinMaxScaler
 
 from benchmark.corpora import open_corpus
 from features import FeatureBank, FeatureConfig
-from features.cache import Cache, CacheCorruptionWarning
+from features.cache import MAGIC, Cache, CacheCorruptionWarning
 from features.extractor import AudioFeatures
 from features.parallel import extract, extract_table
 
@@ -70,7 +70,7 @@ def test_corrupt_and_truncated_entries_are_detected_recomputed_and_reported(tmp_
 def test_verify_reports_and_removes_bad_entries(tmp_path, manifest):
     bank, cache = FeatureBank(SMALL), Cache(tmp_path / "c")
     extract(list(manifest.path[:3]), bank, cache, progress=False)
-    cache.entries()[2].write_bytes(b"SBC1" + b"\0" * 40)
+    cache.entries()[2].write_bytes(MAGIC + b"\0" * 40)
     bad = cache.verify()
     assert len(bad) == 1 and "checksum" in bad[0][1]
     assert len(cache.entries()) == 2
@@ -150,3 +150,63 @@ def test_audio_features_transformer_in_a_pipeline(tmp_path, manifest):
         bad = tmp_path / "broken.wav"
         bad.write_bytes(b"nope")
         step.transform([str(bad)])
+
+
+# -- nothing deleted that is not ours ----------------------------------------------------------
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "benchmark.cli", *args], capture_output=True,
+                          text=True)
+
+
+def test_clear_refuses_a_folder_that_is_not_a_cache(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "paper.tex").write_text("\\section{Results}\n")
+    (home / "ab").mkdir()
+    np.save(home / "ab" / "data.npy", np.arange(3))
+    for action in ("clear", "verify"):
+        done = _cli("cache", action, "--cache-dir", str(home))
+        assert done.returncode != 0 and "not (or not yet) a serbench cache" in done.stderr
+    assert (home / "paper.tex").read_text() == "\\section{Results}\n"
+    assert (home / "ab" / "data.npy").exists()
+    with pytest.raises(ValueError, match="is not a serbench cache"):
+        Cache(home).put("features-0123", "0" * 32, np.zeros(2))  # and nothing is written
+    assert sorted(p.name for p in home.iterdir()) == ["ab", "paper.tex"]
+
+
+def test_clear_and_verify_touch_only_our_entries(tmp_path, manifest):
+    bank, cache = FeatureBank(SMALL), Cache(tmp_path / "c")
+    extract(list(manifest.path[:3]), bank, cache, progress=False)
+    space = cache.entries()[0].parent.parent
+    foreign = space / "ff" / ("f" * 32 + ".npy")  # a real .npy where ours would be
+    foreign.parent.mkdir(exist_ok=True)
+    np.save(foreign, np.arange(4))
+    notes = cache.root / "notes.txt"
+    notes.write_text("mine")
+    assert cache.verify() == [] and foreign.exists()
+    assert cache.clear() == 3
+    assert cache.entries() == [] and foreign.exists() and notes.read_text() == "mine"
+
+
+def test_an_entry_copied_under_another_key_is_detected(tmp_path, manifest):
+    bank, cache = FeatureBank(SMALL), Cache(tmp_path / "c")
+    paths = list(manifest.path[:2])
+    clean, _ = extract(paths, bank, cache, progress=False)
+    a, b = cache.entries()
+    b.write_bytes(a.read_bytes())  # a valid entry, but of the other file
+    bad = cache.verify(remove=False)
+    assert [p for p, _ in bad] == [b] and "another key" in bad[0][1]
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        again, report = extract(paths, bank, cache, progress=False)
+    assert report.misses == 1
+    for x, y in zip(clean, again, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_an_old_cache_without_marker_is_adopted(tmp_path, manifest):
+    """A cache written before the marker existed holds only our folders: it is taken over."""
+    bank, cache = FeatureBank(SMALL), Cache(tmp_path / "c")
+    extract(list(manifest.path[:2]), bank, cache, progress=False)
+    (cache.root / ".serbench-cache").unlink()
+    assert Cache(cache.root).claim() == cache.root and Cache(cache.root).marked

@@ -21,7 +21,7 @@ def test_required_configs_are_shipped():
 @pytest.mark.parametrize("text, message", [
     ('modles = ["svm_rbf"]', "unknown key(s) ['modles']"),
     ('models = ["svm_rbff"]', "unknown model(s) ['svm_rbff']"),
-    ('[features]\nn_mfc = 13', "[features]: unknown feature option(s) ['n_mfc']"),
+    ('[features]\nn_mfc = 13', "[features]: unknown key(s) ['n_mfc']"),
     ('[features]\ngroups = ["mfcc", "formants"]', "unknown feature group(s) ['formants']"),
     ('[protocol]\nkind = "loso"\ninnerk = 3', "[protocol]: unknown key(s) ['innerk']"),
     ('[protocol]\nkind = "random"', "is not one of"),

@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import benchmark.run as run_module
+import benchmark.fitting as fitting
+from benchmark.cells import Cell
 from benchmark.config import ExperimentConfig, ProtocolConfig, TuningConfig
 from benchmark.models import MODELS, build_pipeline
 from benchmark.preprocessing import SpeakerStandardScaler
@@ -91,20 +92,20 @@ def test_minmax_scaler_is_fitted_on_training_rows_only():
 def test_tuning_never_sees_test_speakers(monkeypatch):
     t = _table(6)
     seen = []
-    real_tune = run_module.tune
+    real_tune = fitting.tune
 
     def spy(spec, X, y, speakers, **kw):
         seen.append(set(speakers))
         return real_tune(spec, X, y, speakers, **kw)
 
-    monkeypatch.setattr(run_module, "tune", spy)
+    monkeypatch.setattr(fitting, "tune", spy)
     cfg = ExperimentConfig(name="t", models=("logreg",), tuning=TuningConfig(n_trials=2),
                            protocol=ProtocolConfig("loso", inner_k=2))
-    cell = run_module.Cell("a", "full", (), "logreg", True, "loso")
+    cell = Cell("a", "full", (), "logreg", True, "loso")
     y = pd.factorize(t.emotion)[0]
     X = t[["f1", "f2"]].to_numpy(np.float32)
     for fold in make_folds(cfg.protocol, t):
-        out = run_module.fit_fold(X, ["f1", "f2"], t.speaker.to_numpy(), y, fold.train,
+        out = fitting.fit_fold(X, ["f1", "f2"], t.speaker.to_numpy(), y, fold.train,
                                   fold.test, cell, cfg, None, None, False)
         test_speakers = set(t.speaker.iloc[fold.test])
         assert not seen[-1] & test_speakers

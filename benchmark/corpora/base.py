@@ -78,9 +78,10 @@ class Corpus:
             raise FileNotFoundError(f"{self.name}: corpus folder {self.root} does not exist")
 
     def files(self) -> Iterator[Path]:
-        """Audio files under :attr:`root`, recursively, in a stable order."""
+        """Audio files under :attr:`root`, recursively, in a stable order; a dangling link is
+        listed too, so that the scan reports it instead of passing over it."""
         for p in sorted(self.root.rglob("*")):
-            if p.suffix.lower() in audio.AUDIO_EXTENSIONS and p.is_file():
+            if p.suffix.lower() in audio.AUDIO_EXTENSIONS and (p.is_file() or p.is_symlink()):
                 yield p
 
     def labels(self, path: Path) -> Labels:
@@ -94,7 +95,8 @@ class Corpus:
             msg = exc.args[0] if exc.args else str(exc)
             raise ParseError(f"name does not parse ({msg}); expected {self.convention}") from exc
 
-    def scan(self, min_duration_s: float = 0.25, check_audio: bool = True, n_threads: int = 4
+    def scan(self, min_duration_s: float = audio.MIN_DURATION_S, check_audio: bool = True,
+             n_threads: int = 4
              ) -> ScanResult:
         """Build the manifest.
 
@@ -130,7 +132,7 @@ class Corpus:
                 raise audio.AudioError(
                     path, f"too short: {info.duration_s:.3f} s < minimum {min_duration_s:g} s")
             if check_audio:
-                audio.load(path, sr=None, reject_silent=True)
+                audio.load(path, sr=None, min_duration_s=min_duration_s)
         except (ParseError, audio.AudioError) as exc:
             reason = exc.reason if isinstance(exc, audio.AudioError) else str(exc)
             return {"path": str(path), "corpus": self.name, "reason": reason}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from benchmark.cells import describe_change, load_cell_results, planned_cells
 
 
 @dataclass(frozen=True)
@@ -24,16 +25,26 @@ class Results:
 
 
 def collect(out_dir: str | Path) -> Results:
+    """The finished cells of the experiment's last run (its ``plan.json``).
+
+    Raises ``ValueError`` naming the corpus if the cells were computed on different versions
+    of one corpus, and naming the file if a checkpoint is unreadable.
+    """
     out_dir = Path(out_dir)
     cell_rows, fold_rows, pred_rows = [], [], []
-    for folder in sorted((out_dir / "folds").iterdir() if (out_dir / "folds").exists() else []):
-        meta_path = folder / "cell.json"
-        if not meta_path.exists():
+    plan = planned_cells(out_dir)
+    folders = sorted((out_dir / "folds").iterdir() if (out_dir / "folds").exists() else [])
+    if plan is not None:
+        folders = [f for f in folders if f.name in set(plan)]
+    seen: dict[str, tuple[dict, str]] = {}
+    for folder in folders:
+        if not (folder / "cell.json").exists():
             continue
-        meta = json.loads(meta_path.read_text())
+        meta, fold_values = load_cell_results(folder)
         folds = sorted(folder.glob("fold*.json"))
         if len(folds) < meta["n_folds"]:
             continue  # unfinished cells are not reported
+        _check_same_data(seen, meta)
         c = meta["cell"]
         features = c["variant"] + ("+aug" if c.get("augmented") else "")
         cell = {"cell_id": meta["cell_id"], "dataset": c["dataset"], "features": features,
@@ -42,8 +53,7 @@ def collect(out_dir: str | Path) -> Results:
                 "speaker_dependent": meta["speaker_dependent"], "n_folds": meta["n_folds"],
                 "n_features": meta["n_features"], "classes": list(meta["classes"])}
         cell_rows.append(cell)
-        for p in folds:
-            f = json.loads(p.read_text())
+        for p, f in zip(folds, fold_values, strict=True):
             s = f["scores"]
             fold_rows.append({
                 "cell_id": cell["cell_id"], "fold": p.stem, "uar": s["uar"], "wa": s["wa"],
@@ -56,3 +66,15 @@ def collect(out_dir: str | Path) -> Results:
                           for path, spk, t, pr in zip(f["paths"], f["speakers"], f["y_true"],
                                                       f["y_pred"], strict=True)]
     return Results(pd.DataFrame(cell_rows), pd.DataFrame(fold_rows), pd.DataFrame(pred_rows))
+
+
+def _check_same_data(seen: dict, meta: dict) -> None:
+    """Refuse a report that would put numbers computed on two versions of a corpus side by
+    side (checkpoints copied together by hand, say)."""
+    for corpus, fp in meta.get("data", {}).items():
+        first = seen.setdefault(corpus, (fp, meta["cell_id"]))
+        if first[0]["blake2b"] != fp["blake2b"]:
+            raise ValueError(
+                f"{corpus}: cell {meta['cell_id']} was computed on other data than cell "
+                f"{first[1]} ({describe_change(first[0], fp)}); rerun the experiment so that "
+                "every cell uses the same corpus")

@@ -1,0 +1,122 @@
+"""Cells and their checkpoints: what a cell is, what names it, and its files on disk.
+
+A *cell* is (dataset, feature variant, model, speaker normalisation, protocol); its id ends
+in a digest of everything its numbers depend on, the data's fingerprint included, so a
+changed setting or a changed corpus never reuses a checkpoint. A finished task leaves
+``<results>/<experiment>/folds/<cell id>/<fold>.json``; the run's ``plan.json`` lists the
+cells of its last run, the only ones a report reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.config import ExperimentConfig
+
+FINAL = "final"
+PLAN = "plan.json"
+
+
+@dataclass(frozen=True)
+class Cell:
+    dataset: str
+    variant: str
+    groups: tuple[str, ...]
+    model: str
+    speaker_norm: bool
+    protocol: str
+    augmented: bool = False
+
+    @property
+    def norm_label(self) -> str:
+        return "speaker-norm" if self.speaker_norm else "global"
+
+    @property
+    def label(self) -> str:
+        """The feature variant as tables show it: ``full``, ``without_pitch``, ``full+aug``."""
+        return self.variant + ("+aug" if self.augmented else "")
+
+    def id(self, digest: str) -> str:
+        return (f"{self.dataset}__{self.label}__{self.model}__{self.norm_label}__"
+                f"{self.protocol}__{digest}").replace("/", "_").replace("+", "-")
+
+
+def cell_digest(cfg: ExperimentConfig, cell: Cell, data: dict[str, str]) -> str:
+    """What the cell's numbers depend on; ``data`` maps each corpus of the cell's dataset to
+    its fingerprint, so new, removed, repaired or relabelled files make a new cell."""
+    key = {"features": cfg.features.digest(), "groups": cell.groups,
+           "protocol": cfg.to_dict()["protocol"], "tuning": cfg.tuning.for_model(
+               cell.model).__dict__, "seed": cfg.seed, "class_weight": cfg.class_weight,
+           "select_k": cfg.select_k, "fixed": dict(cfg.fixed_params.get(cell.model, {})),
+           "labels": [dict(cfg.label_map), list(cfg.drop_labels)],
+           "augmentation": cfg.augmentation.digest() if cell.augmented else None,
+           "data": dict(sorted(data.items()))}
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()
+                          ).hexdigest()[:8]
+
+
+def write_json(path: Path, value) -> None:
+    """Atomically: a temporary file, then a rename."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(value, indent=1, sort_keys=True, default=_jsonable) + "\n")
+    os.replace(tmp, path)
+
+
+def _jsonable(v):
+    if isinstance(v, np.integer | np.floating):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    raise TypeError(f"not JSON-serialisable: {type(v).__name__}")
+
+
+class CorruptCheckpoint(ValueError):
+    """A checkpoint file that cannot be read; the message names it."""
+
+
+#: Keys every finished outer-fold checkpoint has (a final-model checkpoint has fewer).
+FOLD_KEYS = ("scores", "y_true", "y_pred", "paths", "speakers", "params", "inner_uar")
+
+
+def read_checkpoint(path: Path) -> dict:
+    """A task's checkpoint; :class:`CorruptCheckpoint` naming the file if it is unreadable."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptCheckpoint(f"checkpoint {path} is unreadable ({exc})") from exc
+    if not isinstance(value, dict):
+        raise CorruptCheckpoint(f"checkpoint {path} is not a JSON object")
+    missing = [k for k in FOLD_KEYS if k not in value] if path.stem.startswith("fold") else []
+    if missing:
+        raise CorruptCheckpoint(f"checkpoint {path} lacks {missing}")
+    return value
+
+
+def load_cell_results(folder: Path) -> tuple[dict, list[dict]]:
+    """A cell's metadata and its finished outer folds, in fold order."""
+    meta = read_checkpoint(folder / "cell.json") if (folder / "cell.json").exists() else {}
+    folds = [read_checkpoint(p) for p in sorted(folder.glob("fold*.json"))]
+    return meta, folds
+
+
+def write_plan(out_dir: Path, cell_ids: list[str], data: dict) -> None:
+    write_json(out_dir / PLAN, {"cells": sorted(cell_ids), "data": data})
+
+
+def planned_cells(out_dir: Path) -> list[str] | None:
+    """The cell ids of the experiment's last run (``None`` for results older than plans)."""
+    path = out_dir / PLAN
+    return json.loads(path.read_text())["cells"] if path.exists() else None
+
+
+def describe_change(old: dict, new: dict) -> str:
+    """Words for how a corpus's fingerprint changed, e.g. ``480 -> 360 files``."""
+    parts = [f"{old.get(k)} -> {new.get(k)} {k}" for k in ("files", "speakers", "bytes")
+             if old.get(k) != new.get(k)]
+    return ", ".join(parts) or "same size, different content or labels"

@@ -1,0 +1,101 @@
+"""Corpora -> datasets: which corpora a config names, the synthetic fallback, label maps,
+combined and cross-corpus datasets. Knows nothing of features or models."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark.config import ExperimentConfig
+from benchmark.corpora import data_root as resolve_root
+from benchmark.corpora import find
+from benchmark.labels import EMOTIONS
+from features.cache import Cache
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A feature table ready for folds: one corpus, several combined, or a cross-corpus pair."""
+
+    name: str
+    table: pd.DataFrame
+    classes: tuple[str, ...]
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def resolve_corpora(cfg: ExperimentConfig, data_root: str | None, cache_dir: str | None
+                    ) -> dict[str, str]:
+    """Corpus name -> data root holding it. With ``corpora = ["*"]`` and nothing found, falls
+    back to the synthetic corpus and says so in a banner."""
+    root = resolve_root(data_root or cfg.data_root)
+    available = find(root, include_synth=True)
+    if cfg.corpora == ("*",):
+        real = {n: str(root) for n in available if n != "synth"}
+        if real:
+            return real
+        if not cfg.synthetic_fallback:
+            raise FileNotFoundError(f"no corpus found under {root.resolve()}")
+        synth = synthetic_root(cache_dir)
+        banner = "=" * 78
+        _say(f"{banner}\n NO REAL CORPUS FOUND under {root.resolve()}: running on the "
+             f"built-in SYNTHETIC corpus\n ({synth}/synth). Its numbers say nothing about "
+             "real speech.\n Point SERBENCH_DATA or --data-root at a folder holding "
+             f"ravdess/, crema-d/, tess/, ...\n{banner}")
+        return {"synth": str(synth)}
+    out = {}
+    for name in cfg.corpora:
+        if name == "synth" and name not in available:
+            out[name] = str(synthetic_root(cache_dir))
+        elif name.endswith(".csv") or name in available:
+            out[name] = str(root)
+        else:
+            raise FileNotFoundError(f"corpus {name!r} not found under {root.resolve()}; point "
+                                    "SERBENCH_DATA or --data-root at the folder holding it")
+    return out
+
+
+def synthetic_root(cache_dir: str | None, n_speakers: int = 8) -> Path:
+    """The synthetic corpus, written once under the cache directory (it is deterministic)."""
+    from benchmark.synth import write_corpus
+
+    root = Cache(cache_dir).claim() / f"synth-corpus-{n_speakers}"
+    done = root / ".complete"
+    if not done.exists():
+        write_corpus(root / "synth", n_speakers=n_speakers, seed=0)
+        done.write_text("ok\n")
+    return root
+
+
+def make_datasets(cfg: ExperimentConfig, tables: dict[str, pd.DataFrame]) -> list[Dataset]:
+    """Apply label maps and drops; combine corpora or keep them apart; restrict cross-corpus
+    data to the emotions both sides share."""
+    def relabel(t: pd.DataFrame) -> pd.DataFrame:
+        t = t.assign(emotion=t["emotion"].map(lambda e: cfg.label_map.get(e, e)))
+        return t[~t["emotion"].isin(cfg.drop_labels)].reset_index(drop=True)
+
+    tables = {k: relabel(v) for k, v in tables.items()}
+    if cfg.protocol.kind == "cross_corpus":
+        p = cfg.protocol
+        absent = [c for c in (*p.train, *p.test) if c not in tables]
+        if absent:
+            raise FileNotFoundError(f"cross_corpus needs corpora {absent}, not found")
+        side = {c: set(tables[c]["emotion"]) for c in (*p.train, *p.test)}
+        shared = set.intersection(*(set.union(*(side[c] for c in s)) for s in (p.train, p.test)))
+        table = pd.concat([tables[c] for c in (*p.train, *p.test)], ignore_index=True)
+        table = table[table["emotion"].isin(shared)].reset_index(drop=True)
+        name = f"{'+'.join(p.train)}->{'+'.join(p.test)}"
+        return [Dataset(name, table, _ordered(shared))]
+    if cfg.combine and len(tables) > 1:
+        table = pd.concat(tables.values(), ignore_index=True)
+        return [Dataset("+".join(tables), table, _ordered(set(table["emotion"])))]
+    return [Dataset(k, t, _ordered(set(t["emotion"]))) for k, t in tables.items()]
+
+
+def _ordered(labels) -> tuple[str, ...]:
+    return tuple(e for e in EMOTIONS if e in labels)

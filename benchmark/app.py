@@ -7,18 +7,16 @@ path as ``serbench predict`` and the REST endpoint.
 from __future__ import annotations
 
 import base64
-import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from benchmark import audio
+from benchmark.demo import DemoSettings, allowed_path, check_upload, ordered, trained_models
 from benchmark.predict import _tracking
 
-RESULTS = os.environ.get("SERBENCH_RESULTS", "results")
+SETTINGS = DemoSettings.from_env()
 
 
 @st.cache_resource
@@ -28,34 +26,10 @@ def load_model(uri: str, tracking: str):
     return mlflow.pyfunc.load_model(uri)
 
 
-def trained_models(results_dir: str) -> pd.DataFrame:
-    """Every cell with a logged final model: experiment, dataset, model, UAR, model URI."""
-    rows = []
-    for summary in sorted(Path(results_dir).glob("*/summary.csv")):
-        table = pd.read_csv(summary)
-        for _, r in table.iterrows():
-            final = summary.parent / "folds" / r["cell_id"] / "final.json"
-            if final.exists():
-                uri = json.loads(final.read_text()).get("model_uri")
-                if uri:
-                    rows.append({"experiment": summary.parent.name, "dataset": r["dataset"],
-                                 "model": r["model"], "normalisation": r["normalisation"],
-                                 "features": r["features"], "uar": r["uar_mean"], "uri": uri})
-    return pd.DataFrame(rows)
-
-
-def ordered(models: pd.DataFrame) -> pd.DataFrame:
-    """Global-normalisation models first, best UAR first: a speaker-normalised model needs
-    several recordings of a speaker, and the page predicts one file."""
-    key = models.assign(_spk=models["normalisation"] != "global", _neg=-models["uar"])
-    return key.sort_values(["_spk", "_neg"], kind="stable").drop(columns=["_spk", "_neg"]
-                                                                ).reset_index(drop=True)
-
-
 def main() -> None:
     st.set_page_config(page_title="serbench demo", layout="wide")
     st.title("serbench: speech emotion recognition demo")
-    results_dir = st.sidebar.text_input("results folder", RESULTS, key="results")
+    results_dir = st.sidebar.selectbox("results folder", SETTINGS.results_dirs, key="results")
     models = trained_models(results_dir)
     if models.empty:
         st.warning(f"No trained model under {results_dir!r}: run `make benchmark` (or "
@@ -71,18 +45,26 @@ def main() -> None:
     if chosen["normalisation"] != "global":
         st.sidebar.warning("This model standardises features per speaker: on a single file it "
                            "cannot, so its answers here are not meaningful.")
-    uploaded = st.file_uploader("upload a recording", type=sorted(
-        e.lstrip(".") for e in audio.AUDIO_EXTENSIONS), key="upload")
-    path = st.text_input("... or a file path (e.g. from a corpus)",
-                         st.query_params.get("path", ""), key="path")
+    uploaded = st.file_uploader(
+        f"upload a recording (at most {SETTINGS.max_upload_mb:g} MB, "
+        f"{SETTINGS.max_seconds:g} s)",
+        type=sorted(e.lstrip(".") for e in audio.AUDIO_EXTENSIONS), key="upload")
+    path = ""
+    if SETTINGS.data_root:
+        path = st.text_input(f"... or a file under {SETTINGS.data_root}",
+                             st.query_params.get("path", ""), key="path")
     if uploaded is None and not path:
-        st.info("Upload a file or give a path.")
+        st.info("Upload a file" + (" or give a path." if SETTINGS.data_root else "."))
         return
     data = uploaded.getvalue() if uploaded is not None else None
     name = uploaded.name if uploaded is not None else path
     try:
-        y = audio.load(name, 16000, data=data) if data is not None else audio.load(path, 16000)
-    except audio.AudioError as exc:
+        if data is not None:
+            check_upload(name, data, SETTINGS)
+            y = audio.load(name, 16000, data=data)
+        else:
+            y = audio.load(allowed_path(path, SETTINGS.data_root), 16000)
+    except ValueError as exc:  # AudioError, a limit, or a path outside the data root
         st.error(str(exc))
         return
     tracking = _tracking(results_dir, None)

@@ -195,9 +195,13 @@ def _cmd_app(args) -> int:
     if args.data_root:
         env["SERBENCH_DATA"] = str(Path(args.data_root).resolve())
     bindir = str(Path(sys.executable).parent)
+    from benchmark.demo import DemoSettings
+
+    limit_mb = DemoSettings.from_env().max_upload_mb  # Streamlit refuses larger uploads itself
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address",
            "127.0.0.1", "--server.port", str(args.port), "--server.headless", "true",
-           "--browser.gatherUsageStats", "false"]
+           "--browser.gatherUsageStats", "false",
+           "--server.maxUploadSize", str(max(1, int(-(-limit_mb // 1))))]
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
     print(f"serbench app on http://127.0.0.1:{args.port} (Ctrl-C stops it)")
     return subprocess.call(cmd, env=env)

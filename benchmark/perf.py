@@ -117,15 +117,19 @@ def _measure(name: str, paths: list[str], cache_dir: str, n_jobs: int) -> dict:
             **extra}
 
 
-def _run_isolated(name, manifest_csv, cache_dir, n_jobs, limit=None) -> dict:
+def _run_isolated(name, manifest_csv, cache_dir, n_jobs, limit=None, env=None) -> dict:
+    """One measurement in a fresh interpreter; ``process_s`` is its whole wall time."""
     cmd = [sys.executable, "-m", "benchmark.perf", "--measure", name, "--manifest",
            str(manifest_csv), "--cache-dir", str(cache_dir), "--n-jobs", str(n_jobs)]
     if limit:
         cmd += ["--limit", str(limit)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                          env={**os.environ, **(env or {})})
     if done.returncode != 0:
         raise RuntimeError(f"{name} failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return {**json.loads(done.stdout.strip().splitlines()[-1]),
+            "process_s": round(time.perf_counter() - t0, 3)}
 
 
 def _machine() -> dict:
@@ -174,25 +178,25 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     skip = set(filter(None, args.skip.split(",")))
-    try:
-        import opensmile  # noqa: F401
-    except ImportError:
-        skip.add("opensmile")
-        print("opensmile not installed (pip install 'serbench[bench]'): skipping it")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "manifest.csv"
         manifest.to_csv(csv, index=False)
-        plan = [("bank_cold", "cache", None), ("bank_warm", "cache", None),
-                ("bank_cold_half", "cache_half", len(manifest) // 2),
-                ("decode_stft_mel", "x", None), ("naive_librosa", "x", None),
-                ("opensmile", "x", None)]
-        for name, cache, limit in plan:
+        # (row, what runs, feature cache, files, workers, environment)
+        no_kernels = {"NUMBA_CACHE_DIR": str(Path(tmp) / "numba")}  # a fresh clone's state
+        plan = [("bank_first_run", "bank", "cache_first", None, args.n_jobs, no_kernels),
+                ("bank_cold", "bank", "cache", None, args.n_jobs, None),
+                ("bank_warm", "bank", "cache", None, args.n_jobs, None),
+                ("bank_cold_half", "bank", "cache_half", len(manifest) // 2, args.n_jobs, None),
+                ("first_file", "bank", "cache_one", 1, 1, None),
+                ("decode_stft_mel", "decode_stft_mel", "x", None, args.n_jobs, None),
+                ("naive_librosa", "naive_librosa", "x", None, args.n_jobs, None),
+                ("opensmile", "opensmile", "x", None, args.n_jobs, None)]
+        for name, what, cache, limit, jobs, env in plan:
             if name in skip:
                 continue
             print(f"measuring {name} on {limit or len(manifest)} files ...", flush=True)
-            r = _run_isolated(name.replace("_half", ""), csv, Path(tmp) / cache, args.n_jobs,
-                              limit)
+            r = _run_isolated(what, csv, Path(tmp) / cache, jobs, limit, env)
             r["name"] = name
             print(f"  {r['seconds']:.2f} s, {r['files_per_s']:.0f} files/s", flush=True)
             results.append(r)
@@ -225,7 +229,12 @@ def _write_readme(path: Path, record: dict, table: pd.DataFrame) -> None:
         f"numba {m['numba']}.", "",
         f"Corpus: {record['corpus']}, {record['files']} files, {record['audio_hours']} h of "
         f"audio; {record['n_jobs']} workers. Each row ran in a fresh interpreter (imports and "
-        "worker start-up included). `bank_cold`: empty cache; `bank_warm`: every file cached; "
+        "worker start-up included; `process_s` is the whole process). `bank_first_run`: "
+        "empty feature cache and no compiled numba kernels, what the very first command on a "
+        "new machine pays (`make` pays it once, in `serbench warm`); `bank_cold`: empty "
+        "feature cache, kernels compiled; `bank_warm`: every file cached; `first_file`: one "
+        "file, one worker, a new process with the kernels compiled, as any later CLI "
+        "command; "
         "`bank_cold_half`: half the files, to show that peak memory does not grow with the "
         "corpus; `decode_stft_mel`: decoding plus one STFT and mel projection, a floor; "
         "`naive_librosa`: one `librosa.feature` call per descriptor on the waveform; "

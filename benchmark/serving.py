@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -172,9 +174,21 @@ def log_audio_model(pipeline, feature_config, columns: list[str], classes: list[
                             *[ColSpec("double", f"p_{c}") for c in classes],
                             ColSpec("string", "error")]))
         example = pd.DataFrame({"path": [example_path or "clip.wav"], "speaker": ["unknown"]})
-        return mlflow.pyfunc.log_model(
-            name=name, python_model=str(Path(__file__).with_name("model_code.py")),
-            artifacts={"pipeline": str(pipe_path), "meta": str(meta_path)},
-            signature=signature, input_example=example,
-            pip_requirements=["serbench", "scikit-learn", "xgboost", "skops", "pandas"],
-            code_paths=None)
+        with _quiet("mlflow.pyfunc"):  # its INFO line per model breaks the progress bar
+            return mlflow.pyfunc.log_model(
+                name=name, python_model=str(Path(__file__).with_name("model_code.py")),
+                artifacts={"pipeline": str(pipe_path), "meta": str(meta_path)},
+                signature=signature, input_example=example,
+                pip_requirements=["serbench", "scikit-learn", "xgboost", "skops", "pandas"])
+
+
+@contextlib.contextmanager
+def _quiet(logger: str):
+    """Raise one named logger to WARNING for the duration (never a blanket filter)."""
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        log.setLevel(level)

@@ -114,7 +114,7 @@ def build(cls: type, values: Mapping, where: str,
     try:
         return cls(**out)
     except (ValueError, KeyError) as exc:
-        if isinstance(exc, ConfigError) or where in str(exc):
+        if where in str(exc):
             raise
         msg = exc.args[0] if exc.args else str(exc)
         raise type(exc)(f"{where}: {msg}") from exc

@@ -43,3 +43,123 @@ def test_per_model_budget_and_digest(tmp_path):
     assert cfg.tuning.for_model("svm_rbf").n_trials == 12
     assert cfg.digest() == load_experiment(
         Path(__file__).parents[1] / "experiments" / "benchmark.toml").digest()
+
+
+# -- a config that means what it says ------------------------------------------------------------
+def _load(tmp_path, text):
+    path = tmp_path / "c.toml"
+    path.write_text(text + "\n")
+    return load_experiment(path)
+
+
+WRONG_TYPES = [  # (toml, key named in the error, expected type named)
+    ('name = 3', "name", "str"),
+    ('corpora = [1]', "corpora[0]", "str"),
+    ('combine = "yes"', "combine", "bool"),
+    ('data_root = 5', "data_root", "str or none"),
+    ('synthetic_fallback = 1', "synthetic_fallback", "bool"),
+    ('label_map = "calm"', "label_map", "a table"),
+    ('drop_labels = [true]', "drop_labels[0]", "str"),
+    ('ablation = 1', "ablation", "str"),
+    ('models = [1]', "models[0]", "str"),
+    ('speaker_norm = "no"', "speaker_norm", "bool"),
+    ('speaker_norm = ["no"]', "speaker_norm[0]", "bool"),
+    ('class_weight = "balanced"', "class_weight", "bool"),
+    ('select_k = 1.5', "select_k", "int or none"),
+    ('fixed_params = 3', "fixed_params", "a table of tables"),
+    ('final_model = "no"', "final_model", "bool"),
+    ('seed = "0"', "seed", "int"),
+    ('results_dir = 1', "results_dir", "str"),
+    ('features = 1', "[features]", "a table"),
+    ('protocol = "loso"', "[protocol]", "a table"),
+    ('[protocol]\nkind = 1', "[protocol] kind", "str"),
+    ('[protocol]\nk = "six"', "[protocol] k", "int"),
+    ('[protocol]\ninner_k = "three"', "[protocol] inner_k", "int"),
+    ('[protocol]\ninner_k = 3.0', "[protocol] inner_k", "int"),
+    ('[protocol]\ntrain = "ravdess"\ntest = [1]', "[protocol] test[0]", "str"),
+    ('[protocol]\ntest_size = "0.2"', "[protocol] test_size", "float"),
+    ('[protocol]\nrepeats = true', "[protocol] repeats", "int"),
+    ('[tuning]\nn_trials = "12"', "[tuning] n_trials", "int"),
+    ('[tuning]\ntimeout_s = "1h"', "[tuning] timeout_s", "float"),
+    ('[tuning]\npruning = 1', "[tuning] pruning", "bool"),
+    ('[tuning]\ninner_k = "3"', "[tuning] inner_k", "int or none"),
+    ('[tuning.per_model.rf]\nn_trials = "3"', "[tuning.per_model.rf] n_trials", "int"),
+    ('[features]\nsr = "16k"', "[features] sr", "int"),
+    ('[features]\nwin_ms = "25"', "[features] win_ms", "float"),
+    ('[features]\nfmax = "8k"', "[features] fmax", "float or none"),
+    ('[features]\npercentiles = [10, "median"]', "[features] percentiles[1]", "float"),
+    ('[features]\ngroups = [1]', "[features] groups[0]", "str"),
+    ('[augmentation]\ncopies = "2"', "[augmentation] copies", "int"),
+    ('[augmentation]\nsnr_db = [10]', "[augmentation] snr_db", "a list of 2"),
+    ('[augmentation]\nnoise_dir = 1', "[augmentation] noise_dir", "str or none"),
+    ('[augmentation]\ngain_db = ["-6", 6]', "[augmentation] gain_db", "a list of 2"),
+    ('[augmentation]\npitch_semitones = 2', "[augmentation] pitch_semitones", "a list of 2"),
+    ('[augmentation]\nstretch = "0.9"', "[augmentation] stretch", "a list of 2"),
+    ('[augmentation]\nseed = 0.5', "[augmentation] seed", "int"),
+    ('[augmentation]\ncompare = "no"', "[augmentation] compare", "bool"),
+]
+
+
+@pytest.mark.parametrize("text, key, expected", WRONG_TYPES, ids=[w[0] for w in WRONG_TYPES])
+def test_a_wrong_type_is_an_error_naming_file_key_expected_and_given(tmp_path, text, key,
+                                                                      expected):
+    with pytest.raises(ValueError) as err:
+        _load(tmp_path, text)
+    msg = str(err.value)
+    assert str(tmp_path / "c.toml") in msg and key in msg and expected in msg, msg
+
+
+def test_every_config_field_is_covered_by_the_wrong_type_cases():
+    import dataclasses
+
+    from benchmark.augment import AugmentConfig
+    from benchmark.config import ExperimentConfig, ProtocolConfig, TuningConfig
+    from features import FeatureConfig
+
+    covered = " ".join(w[0] for w in WRONG_TYPES)
+    skip = {"per_model"}  # a table of tables: its values are checked by the per_model case
+    for cls in (ExperimentConfig, ProtocolConfig, TuningConfig, AugmentConfig):
+        for f in dataclasses.fields(cls):
+            assert f.name in skip or f.name in covered, f"{cls.__name__}.{f.name}"
+    assert "sr" in covered and "percentiles" in covered and dataclasses.fields(FeatureConfig)
+
+
+def test_values_convert_only_where_the_meaning_is_kept(tmp_path):
+    cfg = _load(tmp_path, 'speaker_norm = true\nmodels = "svm_rbf"\n[features]\nwin_ms = 25')
+    assert cfg.speaker_norm == (True,) and cfg.models == ("svm_rbf",)
+    assert cfg.features.win_ms == 25.0 and isinstance(cfg.features.win_ms, float)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[fixed_params.logreg]\nCC = 5.0', "[fixed_params.logreg]: unknown parameter(s) ['CC']"),
+    ('[fixed_params.logregg]\nC = 5.0', "[fixed_params]: unknown model(s) ['logregg']"),
+    ('[tuning.per_model.svm_rbff]\nn_trials = 2',
+     "[tuning.per_model]: unknown model(s) ['svm_rbff']"),
+])
+def test_misspelt_fixed_parameters_and_model_names_are_errors(tmp_path, text, message):
+    with pytest.raises(KeyError) as err:
+        _load(tmp_path, text)
+    assert message in str(err.value)
+
+
+def test_a_fixed_parameter_is_the_one_used_and_never_tuned(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from benchmark.cells import Cell
+    from benchmark.fitting import fit_fold
+    from benchmark.protocols import make_folds
+
+    cfg = _load(tmp_path, 'models = ["svm_rbf"]\n[fixed_params.svm_rbf]\nC = 5.0\n'
+                '[tuning]\nn_trials = 3\n[protocol]\nkind = "loso"\ninner_k = 2')
+    rng = np.random.default_rng(0)
+    t = pd.DataFrame({"speaker": np.repeat([f"s{i}" for i in range(4)], 12),
+                      "emotion": np.tile(["a", "b", "c"], 16)})
+    y = pd.factorize(t.emotion)[0]
+    X = (rng.standard_normal((len(t), 3)) + y[:, None]).astype(np.float32)
+    fold = make_folds(cfg.protocol, t)[0]
+    cell = Cell("d", "full", (), "svm_rbf", False, "loso")
+    out = fit_fold(X, ["a", "b", "c"], t.speaker.to_numpy(), y, fold.train, fold.test, cell,
+                   cfg, None, None, False)
+    assert out["params"]["C"] == 5.0
+    assert "C" not in out["tuned_params"] and "gamma" in out["tuned_params"]

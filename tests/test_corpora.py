@@ -154,3 +154,18 @@ def test_unknown_corpus_and_missing_folder_name_the_problem(tmp_path):
 
 def test_registry_lists_all_conventions():
     assert set(CORPORA) == {"ravdess", "crema-d", "tess", "savee", "emodb", "aesdd", "synth"}
+
+
+def test_truncated_audio_and_dangling_links_are_listed_with_reasons(tmp_path):
+    folder = tmp_path / "ravdess" / "Actor_01"
+    good = write_tone(folder / "03-01-01-01-01-01-01.wav", seconds=1.0)
+    for fmt, name in (("WAV", "03-01-03-01-01-01-01.wav"), ("AIFF", "03-01-04-01-01-01-01.wav")):
+        full = write_tone(tmp_path / f"full.{fmt.lower()}", seconds=1.0, fmt=fmt)
+        data = full.read_bytes()
+        (folder / name).write_bytes(data[: len(data) * 2 // 3])  # cut inside the samples
+    (folder / "03-01-05-01-01-01-01.wav").symlink_to(tmp_path / "gone.wav")
+    m, skipped = _scan(open_corpus("ravdess", tmp_path))
+    assert list(m.path) == [str(good)]
+    assert "truncated" in skipped.loc["03-01-03-01-01-01-01.wav"].reason
+    assert "truncated" in skipped.loc["03-01-04-01-01-01-01.wav"].reason
+    assert "dangling symbolic link" in skipped.loc["03-01-05-01-01-01-01.wav"].reason

@@ -96,3 +96,117 @@ def test_smoke_against_an_mlflow_server(tmp_path, cache_dir):
         assert len(runs) == 20
         uars = sorted(r.data.metrics["uar_mean"] for r in runs if "uar_mean" in r.data.metrics)
         assert uars == pytest.approx(sorted(summary["uar_mean"]))
+
+
+# -- nothing stale -----------------------------------------------------------------------------
+TINY = """name = "tiny"
+corpora = ["synth"]
+models = ["logreg"]
+speaker_norm = [false]
+final_model = false
+[features]
+groups = ["temporal", "mfcc"]
+n_mfcc = 13
+[protocol]
+kind = "loso"
+inner_k = 2
+[tuning]
+n_trials = 0
+"""
+
+
+def _tiny(tmp_path, data_root, cache_dir, capsys=None):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    cfg = load_experiment(path, results_dir=str(tmp_path / "runs"))
+    summary = run(cfg, RunOptions(data_root=str(data_root), cache_dir=cache_dir, n_jobs=1,
+                                  progress=False))
+    from benchmark.report import write_report
+
+    write_report("tiny", cfg.results_dir)
+    main = (tmp_path / "runs" / "tiny" / "tables" / "main.csv").read_text()
+    return summary, main
+
+
+def test_a_changed_corpus_is_recomputed_never_reported_stale(tmp_path, cache_dir, capsys):
+    import shutil
+
+    import soundfile as sf
+
+    from benchmark.synth import write_corpus
+
+    data = tmp_path / "data"
+    write_corpus(data / "synth", n_speakers=4, seed=1)
+    first, table1 = _tiny(tmp_path, data, cache_dir)
+    assert first["folds"].tolist() == [4]
+    # one speaker removed: every cell is new, the old checkpoints are not reported
+    shutil.rmtree(data / "synth" / "Actor_04")
+    capsys.readouterr()
+    second, table2 = _tiny(tmp_path, data, cache_dir)
+    err = capsys.readouterr().err
+    assert "3 tasks to run (0 already done)" in err
+    assert "synth changed since 1 earlier cell(s)" in err and "240 -> 180 files" in err
+    assert second["folds"].tolist() == [3] and table2 != table1
+    # one file repaired (its samples change): recomputed again
+    victim = sorted((data / "synth" / "Actor_01").glob("*.wav"))[0]
+    y, sr = sf.read(victim)
+    sf.write(victim, y[::-1].copy(), sr)
+    capsys.readouterr()
+    third, _ = _tiny(tmp_path, data, cache_dir)
+    assert "3 tasks to run (0 already done)" in capsys.readouterr().err
+    # and an unchanged rerun trusts its checkpoints
+    _tiny(tmp_path, data, cache_dir)
+    assert "0 tasks to run (3 already done)" in capsys.readouterr().err
+
+
+def test_a_report_refuses_cells_of_two_versions_of_a_corpus(tmp_path, cache_dir):
+    import json
+    import shutil
+
+    from benchmark.report.results import collect
+    from benchmark.synth import write_corpus
+
+    data = tmp_path / "data"
+    write_corpus(data / "synth", n_speakers=4, seed=1)
+    _tiny(tmp_path, data, cache_dir)
+    out = tmp_path / "runs" / "tiny"
+    old = next((out / "folds").iterdir())
+    shutil.rmtree(data / "synth" / "Actor_04")
+    _tiny(tmp_path, data, cache_dir)
+    (out / "plan.json").write_text(json.dumps({"cells": [p.name for p in
+                                                         (out / "folds").iterdir()]}))
+    with pytest.raises(ValueError, match=r"synth: cell .* other data .*240 -> 180 files"):
+        collect(out)
+    assert old.exists()  # nothing of the user's is deleted
+
+
+def test_a_corrupt_checkpoint_is_named_and_recomputed(tmp_path, cache_dir, capsys):
+    from benchmark.synth import write_corpus
+
+    data = tmp_path / "data"
+    write_corpus(data / "synth", n_speakers=3, seed=2)
+    _, table = _tiny(tmp_path, data, cache_dir)
+    victim = sorted((tmp_path / "runs" / "tiny" / "folds").glob("*/fold*.json"))[1]
+    victim.write_text('{"scores": {"uar": 0.9')  # cut off mid-write by a full disk, say
+    capsys.readouterr()
+    _, again = _tiny(tmp_path, data, cache_dir)
+    err = capsys.readouterr().err
+    assert f"checkpoint {victim} is unreadable" in err and "1 tasks to run" in err
+    assert again == table
+
+
+def test_an_ordinary_run_leaves_the_committed_results_untouched(tmp_path, cache_dir,
+                                                                monkeypatch):
+    """`serbench run` from the project root writes runs/, never results/."""
+    monkeypatch.chdir(tmp_path)
+    reference = tmp_path / "results" / "smoke"
+    reference.mkdir(parents=True)
+    (reference / "README.md").write_text("the committed reference\n")
+    before = {p: p.read_bytes() for p in (tmp_path / "results").rglob("*") if p.is_file()}
+    cfg = load_experiment(SMOKE)
+    assert cfg.results_dir == "runs"
+    run(cfg, RunOptions(cache_dir=cache_dir, n_jobs=2, progress=False))
+    after = {p: p.read_bytes() for p in (tmp_path / "results").rglob("*") if p.is_file()}
+    assert after == before
+    assert (tmp_path / "runs" / "smoke" / "summary.csv").exists()
+    assert (tmp_path / "runs" / "mlflow.db").exists()

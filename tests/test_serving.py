@@ -12,6 +12,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator
 
 from benchmark.cli import main
 from benchmark.predict import register_best, resolve_model
@@ -90,3 +91,44 @@ def test_register_tags_best_model_with_uar(trained):
     summary = pd.read_csv(Path(results) / "smoke" / "summary.csv")
     best = summary[summary.normalisation == "global"].uar_mean.max()
     assert float(mv.tags["uar_mean"]) == pytest.approx(best, abs=1e-4)
+
+
+def test_logged_models_hold_no_pickle_and_load_only_allow_listed_types(trained, tmp_path):
+    from mlflow.artifacts import download_artifacts
+
+    from benchmark.serving import load_pipeline
+
+    _, _, uri, _ = trained
+    local = Path(download_artifacts(uri, dst_path=str(tmp_path / "model")))
+    files = [p.name for p in local.rglob("*") if p.is_file()]
+    assert not [f for f in files if f.endswith((".pkl", ".pickle", ".cloudpickle"))], files
+    assert "model_code.py" in files and "pipeline.skops" in files
+    assert "trusted_types" not in (local / "artifacts" / "meta.json").read_text()
+    # a skops file holding a type outside the allow-list in code is refused
+    import skops.io
+    from sklearn.pipeline import Pipeline
+
+    rogue = tmp_path / "rogue.skops"
+    rogue.write_bytes(skops.io.dumps(Pipeline([("r", Rogue())])))
+    with pytest.raises(Exception, match="[Uu]ntrusted"):
+        load_pipeline(rogue)
+
+
+class Rogue(BaseEstimator):
+    """A type no serbench model holds."""
+
+
+def test_predict_refuses_silence_and_a_10_ms_clip_as_the_corpus_loader_does(trained,
+                                                                             tmp_path):
+    import soundfile as sf
+
+    _, _, uri, files = trained
+    silent, short = tmp_path / "silent.wav", tmp_path / "short.wav"
+    sf.write(silent, np.zeros(16000, np.float32), 16000)
+    y, sr = sf.read(files[0])
+    sf.write(short, y[: sr // 100], sr)
+    model = mlflow.pyfunc.load_model(uri)
+    out = model.predict(pd.DataFrame({"path": [str(silent), str(short), files[0]]}))
+    assert "silent" in out["error"][0] and out["emotion"][0] == ""
+    assert "too short" in out["error"][1] and out["emotion"][1] == ""
+    assert out["error"][2] == "" and out["emotion"][2]

@@ -295,15 +295,35 @@ def write_manifest(out: Path) -> Path:
     return path
 
 
-def write_readme(out: Path, experiment: str, written: list[Path], cells: pd.DataFrame) -> Path:
+def winners(res: Results) -> str:
+    """One sentence per dataset: the best cell by mean UAR and its margin over the next."""
+    means = res.folds.groupby("cell_id")["uar"].mean()
+    parts = []
+    for dataset, grp in res.cells.groupby("dataset", sort=True):
+        ranked = grp.assign(uar=grp["cell_id"].map(means)).sort_values("uar", ascending=False,
+                                                                       kind="stable")
+        best = ranked.iloc[0]
+        what = f"{best['model']} ({best['normalisation']}, features {best['features']})"
+        line = f"On {dataset}, {what} won with a mean UAR of {best['uar']:.3f}"
+        if len(ranked) > 1:
+            nxt = ranked.iloc[1]
+            line += (f", {best['uar'] - nxt['uar']:.3f} ahead of {nxt['model']} "
+                     f"({nxt['normalisation']}, features {nxt['features']})")
+        parts.append(line + ".")
+    return " ".join(parts)
+
+
+def write_readme(out: Path, experiment: str, written: list[Path], res: Results) -> Path:
     import os
 
+    cells = res.cells
     rel = sorted(str(p.relative_to(out)) for p in written)
-    lines = [f"# Results of `{experiment}`", "",
+    headline = (out / "tables" / "main.md").read_text().strip()
+    lines = [f"# Results of `{experiment}`", "", winners(res), "", headline, "",
              f"Produced by `serbench run experiments/{experiment}.toml` (then `serbench report "
              f"{experiment}`, which rebuilds everything here from the stored folds) on a "
              f"machine with {os.cpu_count()} cores. Protocols: {_protocols(cells)}.", "",
-             "| file | what it is |", "|---|---|"]
+             "## Files", "", "| file | what it is |", "|---|---|"]
     what = {
         "tables/main": "models x corpora: UAR, WA, macro-F1, mean ± std over outer folds",
         "tables/recall_": "per-emotion recall per model",
@@ -355,5 +375,5 @@ def write_report(experiment: str, results_dir: str | Path = "results",
         timespec="seconds"), "report_seconds": round(time.perf_counter() - t0, 2)}, indent=2)
         + "\n")
     written.append(stamp)
-    written.append(write_readme(out, experiment, written, res.cells))
+    written.append(write_readme(out, experiment, written, res))
     return written

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +27,8 @@ PLAN = "plan.json"
 @dataclass(frozen=True)
 class Cell:
     dataset: str
-    variant: str
-    groups: tuple[str, ...]
+    variant: str  # the feature set's label: "bank", "egemaps", "only_mfcc", "logmel" (CNN)
+    spec: str  # the feature set it names: "bank[mfcc]" for only_mfcc
     model: str
     speaker_norm: bool
     protocol: str
@@ -39,18 +40,21 @@ class Cell:
 
     @property
     def label(self) -> str:
-        """The feature variant as tables show it: ``full``, ``without_pitch``, ``full+aug``."""
+        """The feature variant as tables show it: ``bank``, ``without_pitch``, ``bank+aug``."""
         return self.variant + ("+aug" if self.augmented else "")
 
     def id(self, digest: str) -> str:
-        return (f"{self.dataset}__{self.label}__{self.model}__{self.norm_label}__"
-                f"{self.protocol}__{digest}").replace("/", "_").replace("+", "-")
+        name = (f"{self.dataset}__{self.label}__{self.model}__{self.norm_label}__"
+                f"{self.protocol}__{digest}")
+        return re.sub(r"[+\[\],]", "-", name.replace("/", "_"))
 
 
-def cell_digest(cfg: ExperimentConfig, cell: Cell, data: dict[str, str]) -> str:
-    """What the cell's numbers depend on; ``data`` maps each corpus of the cell's dataset to
-    its fingerprint, so new, removed, repaired or relabelled files make a new cell."""
-    key = {"features": cfg.features.digest(), "groups": cell.groups,
+def cell_digest(cfg: ExperimentConfig, cell: Cell, features: str, data: dict[str, str]) -> str:
+    """What the cell's numbers depend on. ``features``: the feature set's digest (its
+    extractors' parameters and versions, its columns); ``data`` maps each corpus of the cell's
+    dataset to its fingerprint, so new, removed, repaired or relabelled files make a new
+    cell."""
+    key = {"features": features, "spec": cell.spec,
            "protocol": cfg.to_dict()["protocol"], "tuning": cfg.tuning.for_model(
                cell.model).__dict__, "seed": cfg.seed, "class_weight": cfg.class_weight,
            "select_k": cfg.select_k, "fixed": dict(cfg.fixed_params.get(cell.model, {})),

@@ -16,6 +16,7 @@ from benchmark.labels import EMOTIONS
 from benchmark.locations import RUNS
 from features.config import GROUPS, FeatureConfig
 from features.schema import ConfigError, build
+from features.sets import feature_set
 
 PROTOCOLS = ("loso", "group_kfold", "cross_corpus", "random_split")
 ABLATIONS = ("none", "single", "leave_one_out", "both")
@@ -32,7 +33,7 @@ class ProtocolConfig:
     kind: str = "loso"
     k: int = 6  # outer folds of group_kfold
     inner_k: int = 3  # inner grouped folds for tuning
-    train: tuple[str, ...] = ()  # cross_corpus: training corpora
+    train: tuple[str, ...] = ()  # cross_corpus: training corpora (none: every ordered pair)
     test: tuple[str, ...] = ()  # cross_corpus: test corpora
     test_size: float = 0.2  # random_split
     repeats: int = 1  # random_split: how many random splits
@@ -40,8 +41,9 @@ class ProtocolConfig:
     def __post_init__(self):
         if self.kind not in PROTOCOLS:
             raise ValueError(f"protocol.kind {self.kind!r} is not one of {PROTOCOLS}")
-        if self.kind == "cross_corpus" and not (self.train and self.test):
-            raise ValueError("protocol cross_corpus needs train = [...] and test = [...]")
+        if self.kind == "cross_corpus" and bool(self.train) != bool(self.test):
+            raise ValueError("protocol cross_corpus needs both train = [...] and test = [...], "
+                             "or neither (every ordered pair of the corpora found)")
         if self.k < 2 or self.inner_k < 2:
             raise ValueError("protocol.k and protocol.inner_k must be >= 2")
 
@@ -96,7 +98,8 @@ class ExperimentConfig:
     synthetic_fallback: bool = True  # no corpus found: use the built-in synthetic corpus
     label_map: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     drop_labels: tuple[str, ...] = ()
-    features: FeatureConfig = field(default_factory=FeatureConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)  # the bank's parameters
+    feature_sets: tuple[str, ...] = ("bank",)  # bank, bank[g1,g2], egemaps, compare, ... a+b
     ablation: str = "none"
     models: tuple[str, ...] = ("svm_rbf", "rf", "xgboost")
     speaker_norm: tuple[bool, ...] = (False, True)
@@ -133,6 +136,14 @@ class ExperimentConfig:
         for label in (*self.label_map.keys(), *self.drop_labels):
             if label not in EMOTIONS:
                 raise ValueError(f"label {label!r} is not in the vocabulary {EMOTIONS}")
+        if not self.feature_sets or len(set(self.feature_sets)) != len(self.feature_sets):
+            raise ValueError(f"feature_sets must name at least one set, each once: "
+                             f"{list(self.feature_sets)}")
+        for spec in self.feature_sets:
+            feature_set(spec, self.features)  # raises naming an unknown set or group
+        if self.ablation != "none" and "bank" not in self.feature_sets:
+            raise ValueError("an ablation compares bank subsets with the bank: add \"bank\" "
+                             "to feature_sets")
 
     def to_dict(self) -> dict[str, Any]:
         def plain(v):
@@ -148,16 +159,30 @@ class ExperimentConfig:
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
-    def feature_variants(self) -> dict[str, tuple[str, ...]]:
-        """Feature-group sets to evaluate: ``full`` plus the ablation's variants."""
+    def feature_variants(self) -> dict[str, Variant]:
+        """Every feature set to evaluate, by the label tables show: the configured sets,
+        then the ablation's bank subsets (``only_mfcc`` = ``bank[mfcc]``, ``without_mfcc``)."""
+        out = {spec: Variant(spec, "set") for spec in self.feature_sets}
         groups = self.features.groups
-        out = {"full": groups}
+
+        def subset(gs):
+            return f"bank[{','.join(gs)}]"
         if self.ablation in ("single", "both"):
-            out.update({f"only_{g}": (g,) for g in groups})
-        if self.ablation in ("leave_one_out", "both"):
-            out.update({f"without_{g}": tuple(x for x in groups if x != g) for g in groups
-                        if len(groups) > 1})
+            out.update({f"only_{g}": Variant(subset((g,)), "ablation", "bank") for g in groups})
+        if self.ablation in ("leave_one_out", "both") and len(groups) > 1:
+            out.update({f"without_{g}": Variant(subset([x for x in groups if x != g]),
+                                                "ablation", "bank") for g in groups})
         return out
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A feature set as an experiment uses it: ``role`` is ``set`` (a configured set, in
+    the main tables) or ``ablation`` (a bank subset, compared with ``base``)."""
+
+    spec: str
+    role: str
+    base: str | None = None
 
 
 def load_experiment(path: str | Path, **overrides) -> ExperimentConfig:

@@ -23,6 +23,8 @@ class Dataset:
     name: str
     table: pd.DataFrame
     classes: tuple[str, ...]
+    train: tuple[str, ...] = ()  # cross-corpus: the corpora trained on
+    test: tuple[str, ...] = ()  # cross-corpus: the corpora tested on
 
 
 def _say(msg: str) -> None:
@@ -82,19 +84,31 @@ def make_datasets(cfg: ExperimentConfig, tables: dict[str, pd.DataFrame]) -> lis
     tables = {k: relabel(v) for k, v in tables.items()}
     if cfg.protocol.kind == "cross_corpus":
         p = cfg.protocol
-        absent = [c for c in (*p.train, *p.test) if c not in tables]
-        if absent:
-            raise FileNotFoundError(f"cross_corpus needs corpora {absent}, not found")
-        side = {c: set(tables[c]["emotion"]) for c in (*p.train, *p.test)}
-        shared = set.intersection(*(set.union(*(side[c] for c in s)) for s in (p.train, p.test)))
-        table = pd.concat([tables[c] for c in (*p.train, *p.test)], ignore_index=True)
-        table = table[table["emotion"].isin(shared)].reset_index(drop=True)
-        name = f"{'+'.join(p.train)}->{'+'.join(p.test)}"
-        return [Dataset(name, table, _ordered(shared))]
+        if p.train:
+            pairs = [(p.train, p.test)]
+        else:  # the matrix: every ordered pair of the corpora present
+            if len(tables) < 2:
+                raise FileNotFoundError(f"a cross-corpus matrix needs two corpora or more; "
+                                        f"found {sorted(tables)}")
+            pairs = [((a,), (b,)) for a in tables for b in tables if a != b]
+        return [_cross(tables, train, test) for train, test in pairs]
     if cfg.combine and len(tables) > 1:
         table = pd.concat(tables.values(), ignore_index=True)
         return [Dataset("+".join(tables), table, _ordered(set(table["emotion"])))]
     return [Dataset(k, t, _ordered(set(t["emotion"]))) for k, t in tables.items()]
+
+
+def _cross(tables: dict[str, pd.DataFrame], train: tuple[str, ...], test: tuple[str, ...]
+           ) -> Dataset:
+    """Train corpora and test corpora as one dataset, over the emotions both sides have."""
+    absent = [c for c in (*train, *test) if c not in tables]
+    if absent:
+        raise FileNotFoundError(f"cross_corpus needs corpora {absent}, not found")
+    side = {c: set(tables[c]["emotion"]) for c in (*train, *test)}
+    shared = set.intersection(*(set.union(*(side[c] for c in s)) for s in (train, test)))
+    table = pd.concat([tables[c] for c in (*train, *test)], ignore_index=True)
+    table = table[table["emotion"].isin(shared)].reset_index(drop=True)
+    return Dataset(f"{'+'.join(train)}->{'+'.join(test)}", table, _ordered(shared), train, test)
 
 
 def _ordered(labels) -> tuple[str, ...]:

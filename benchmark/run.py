@@ -8,6 +8,7 @@ module alone writes checkpoints and MLflow runs, in the main process.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -44,7 +45,8 @@ from benchmark.tracking import Tracker, default_uri
 from benchmark.tuning import storage as optuna_storage
 from features import FeatureBank, FeatureConfig
 from features.cache import Cache
-from features.parallel import extract, extract_table
+from features.parallel import column_key, extract, extract_columns, extractors_of, set_columns
+from features.sets import Extractor, FeatureSet, feature_set
 
 
 @dataclass(frozen=True)
@@ -78,43 +80,77 @@ def _say(msg: str) -> None:
 
 
 # -- data ------------------------------------------------------------------------------------
-def load_tables(cfg: ExperimentConfig, opts: RunOptions, bank: FeatureBank
-                ) -> tuple[dict[str, pd.DataFrame], dict[str, dict]]:
-    """Feature table and fingerprint per corpus; skipped and failed files are reported."""
+def feature_sets(cfg: ExperimentConfig) -> dict[str, FeatureSet]:
+    """Every feature variant of the experiment (label -> set)."""
+    return {label: feature_set(v.spec, cfg.features)
+            for label, v in cfg.feature_variants().items()}
+
+
+def load_tables(cfg: ExperimentConfig, opts: RunOptions, sets: dict[str, FeatureSet]
+                ) -> tuple[dict[str, pd.DataFrame], dict[str, dict], dict[str, dict]]:
+    """Per corpus: the table of every extractor's features (one extraction each, whatever
+    the sets built on it), its fingerprint, and what the extraction took. A file that one
+    extractor cannot use is dropped from every set, so that all sets share the same folds;
+    skipped and failed files are named."""
     cache = Cache(opts.cache_dir)
-    tables, prints = {}, {}
+    extractors = extractors_of(sets.values())
+    tables, prints, timing = {}, {}, {}
     for name, root in resolve_corpora(cfg, opts.data_root, opts.cache_dir).items():
         scan = open_corpus(name, root).scan()
         for row in scan.skipped.itertuples():
             _say(f"[{name}] skipped {row.path}: {row.reason}")
-        table, report = extract_table(scan.manifest, bank, cache, n_jobs=opts.n_jobs,
-                                      progress=opts.progress)
-        _say(f"[{name}] features: {report.summary()}")
-        for _, reason in report.errors:
-            _say(f"[{name}] failed {reason}")
+        table, reports = extract_columns(scan.manifest, extractors, cache, n_jobs=opts.n_jobs,
+                                         progress=opts.progress)
+        for space, report in reports.items():
+            _say(f"[{name}] {space}: {report.summary()}")
+            for _, reason in report.errors:
+                _say(f"[{name}] failed {reason}")
+        failed = len(scan.manifest) - len(table)
+        if failed and len(extractors) > 1:
+            _say(f"[{name}] {failed} file(s) left out of every feature set (above), so that "
+                 "all sets are compared on the same files")
         tables[name] = table
         prints[name] = {**corpus_fingerprint(table), "root": str(root),
-                        "skipped": len(scan.skipped), "failed": len(report.errors)}
-    return tables, prints
+                        "skipped": len(scan.skipped), "failed": failed}
+        timing[name] = {space: {"files": r.n_files, "computed": r.misses,
+                                "seconds": round(r.seconds, 3)} for space, r in reports.items()}
+    return tables, prints, timing
 
 
-def augmented_features(table: pd.DataFrame, bank: FeatureBank, aug_cfg, opts: RunOptions
-                       ) -> list[pd.DataFrame]:
-    """Bank features of every augmented copy of every row (NaN where a copy failed, said)."""
+def augmented_features(table: pd.DataFrame, extractors: list[Extractor], aug_cfg,
+                       opts: RunOptions) -> list[pd.DataFrame]:
+    """Every extractor's features of every augmented copy of every row, named as the table's
+    columns (NaN where a copy failed, said)."""
     from benchmark.augment import Copy
 
     cache = Cache(opts.cache_dir)
+    paths = list(table["path"])
     out = []
     for c in range(aug_cfg.copies):
-        values, report = extract(list(table["path"]), bank, cache, n_jobs=opts.n_jobs,
-                                 progress=opts.progress, transform=Copy(aug_cfg, c))
-        _say(f"augmented copy {c}: {report.summary()}")
-        for _, reason in report.errors:
-            _say(f"  augmentation failed {reason}")
-        nan = np.full(len(bank.feature_names), np.nan, np.float32)
-        out.append(pd.DataFrame(np.stack([v if v is not None else nan for v in values]),
-                                columns=bank.feature_names))
+        blocks = []
+        for ex in extractors:
+            values, report = extract(paths, ex, cache, n_jobs=opts.n_jobs,
+                                     progress=opts.progress, transform=Copy(aug_cfg, c))
+            _say(f"augmented copy {c}, {ex.cache_namespace()}: {report.summary()}")
+            for _, reason in report.errors:
+                _say(f"  augmentation failed {reason}")
+            nan = np.full(len(ex.feature_names), np.nan, np.float32)
+            blocks.append(pd.DataFrame(np.stack([v if v is not None else nan for v in values]),
+                                       columns=[column_key(ex, n) for n in ex.feature_names]))
+        out.append(pd.concat(blocks, axis=1))
     return out
+
+
+def write_timing(out_dir: Path, timing: dict[str, dict]) -> None:
+    """Keep, per corpus and extractor, the latest extraction that computed files: a rerun
+    served from the cache measures nothing and must not erase the measurement."""
+    path = out_dir / "extraction.json"
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    for corpus, spaces in timing.items():
+        for space, t in spaces.items():
+            if t["computed"] or space not in kept.get(corpus, {}):
+                kept.setdefault(corpus, {})[space] = t
+    write_json(path, kept)
 
 
 # -- the experiment ----------------------------------------------------------------------------
@@ -127,7 +163,8 @@ def run(cfg: ExperimentConfig, opts: RunOptions = RunOptions()) -> pd.DataFrame:
     out_dir = Path(cfg.results_dir) / cfg.name
     (out_dir / "folds").mkdir(parents=True, exist_ok=True)
     bank = FeatureBank(cfg.features)
-    tables, prints = load_tables(cfg, opts, bank)
+    sets = feature_sets(cfg)
+    tables, prints, timing = load_tables(cfg, opts, sets)
     if any(MODELS[m].input == "audio" for m in cfg.models):
         cache = Cache(opts.cache_dir)
         for name, table in tables.items():  # the CNN's log-mels, cached once, in parallel
@@ -141,10 +178,11 @@ def run(cfg: ExperimentConfig, opts: RunOptions = RunOptions()) -> pd.DataFrame:
     tracker = Tracker(tracking_uri, cfg.name, Path(cfg.results_dir) / "mlartifacts")
     write_json(out_dir / "config.resolved.json", cfg.to_dict())
     write_json(out_dir / "data.json", prints)
+    write_timing(out_dir, timing)
 
     plans, jobs = [], []
     for ds in make_datasets(cfg, tables):
-        for plan, X, X_aug in _plan_dataset(cfg, opts, ds, bank, prints, tracker, out_dir):
+        for plan, X, X_aug in _plan_dataset(cfg, opts, ds, sets, prints, tracker, out_dir):
             plans.append(plan)
             jobs += _pending_tasks(cfg, plan, tracker, X, X_aug, storage_url)
     write_plan(out_dir, [p.cell_id for p in plans], prints)
@@ -158,12 +196,13 @@ def run(cfg: ExperimentConfig, opts: RunOptions = RunOptions()) -> pd.DataFrame:
     return summary
 
 
-def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset, bank: FeatureBank,
-                  prints: dict, tracker: Tracker, out_dir: Path):
-    """Every cell of one dataset, with its feature matrix (and augmented copies)."""
+def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
+                  sets: dict[str, FeatureSet], prints: dict, tracker: Tracker, out_dir: Path):
+    """Every cell of one dataset, with its feature matrix (and augmented copies): feature
+    sets x models x normalisations (x augmentation); an audio model (the CNN) once."""
     aug_cfg = cfg.augmentation
     aug_modes = ((False, True) if aug_cfg.compare else (True,)) if aug_cfg.copies else (False,)
-    group_cols = bank.group_columns()
+    variants = cfg.feature_variants()
     git = git_state()
     base_tags = {"git_commit": git["commit"], "git_dirty": str(git["dirty"]),
                  "feature_config": cfg.features.digest(), "experiment_config": cfg.digest(),
@@ -171,42 +210,52 @@ def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset, bank: Fe
     resolved = json.dumps(cfg.to_dict(), sort_keys=True)
     table = ds.table
     y = np.array([ds.classes.index(e) for e in table["emotion"]])
-    folds = make_folds(cfg.protocol, table, seed=cfg.seed)
+    protocol = (dataclasses.replace(cfg.protocol, train=ds.train, test=ds.test) if ds.train
+                else cfg.protocol)
+    folds = make_folds(protocol, table, seed=cfg.seed)
     corpora = sorted(set(table["corpus"]))
     data = {c: {k: prints[c][k] for k in ("files", "speakers", "bytes", "blake2b")}
             for c in corpora}
     data_tag = ";".join(f"{c}:{prints[c]['blake2b']}" for c in corpora)
-    aug_all = augmented_features(table, bank, aug_cfg, opts) if aug_cfg.copies else []
-    for variant, groups in cfg.feature_variants().items():
-        columns = [c for g in groups for c in group_cols[g]]
-        X = table[columns].to_numpy(np.float32)
-        X_aug = [A[columns].to_numpy(np.float32) for A in aug_all]
-        for model, norm, augmented in (
-                (m, n, a) for m in cfg.models
-                # a network on log-mels normalises per band itself: one variant only
-                for n in ((False,) if MODELS[m].input == "audio" else cfg.speaker_norm)
-                # augmented copies are feature rows: the CNN reads audio, so it gets none
-                for a in (aug_modes if MODELS[m].input != "audio" else (False,))):
-            cell = Cell(ds.name, variant, groups, model, norm, cfg.protocol.kind, augmented)
-            cid = cell.id(cell_digest(cfg, cell, {c: d["blake2b"] for c, d in data.items()}))
-            folder = out_dir / "folds" / cid
-            folder.mkdir(parents=True, exist_ok=True)
-            meta = {"cell": cell.__dict__, "cell_id": cid, "classes": ds.classes,
-                    "protocol": cfg.protocol.describe(len(folds)),
-                    "speaker_dependent": cfg.protocol.speaker_dependent,
-                    "n_folds": len(folds), "n_features": len(columns),
-                    "n_rows": len(table), "input": MODELS[model].input,
-                    "columns": columns, "data": data}
-            write_json(folder / "cell.json", meta)
-            tags = {**base_tags, "data_fingerprint": data_tag, "dataset": ds.name,
-                    "model": model, "feature_variant": cell.label,
-                    "speaker_norm": str(norm), "protocol": meta["protocol"],
-                    "speaker_dependent": str(cfg.protocol.speaker_dependent)}
-            parent = tracker.parent(cid, f"{ds.name}/{cell.label}/{model}/{cell.norm_label}",
-                                    {"config": resolved, "n_features": len(columns)}, tags)
-            yield (CellPlan(cell, cid, folder, parent, meta, table, tags, y, cfg.features,
-                            list(folds)),
-                   X, X_aug if augmented else None)
+    aug_all = (augmented_features(table, extractors_of(sets.values()), aug_cfg, opts)
+               if aug_cfg.copies else [])
+    logmel = FeatureSet("logmel", ())  # what an audio model reads: the bank's log-mels
+    grid = [(label, v.spec, v.role, v.base, sets[label], m, n, a)
+            for label, v in variants.items() for m in cfg.models
+            if MODELS[m].input != "audio" for n in cfg.speaker_norm for a in aug_modes]
+    # a network on log-mels normalises per band itself, and reads audio, not feature rows:
+    # one cell per dataset, whatever the feature sets
+    grid += [("logmel", "logmel", "set", None, logmel, m, False, False) for m in cfg.models
+             if MODELS[m].input == "audio"]
+    for label, spec, role, base, fs, model, norm, augmented in grid:
+        keys = set_columns(fs)
+        X = table[keys].to_numpy(np.float32)
+        X_aug = [A[keys].to_numpy(np.float32) for A in aug_all] if augmented else None
+        cell = Cell(ds.name, label, spec, model, norm, cfg.protocol.kind, augmented)
+        digest = cfg.features.digest() if fs is logmel else fs.digest()
+        cid = cell.id(cell_digest(cfg, cell, digest, {c: d["blake2b"] for c, d in data.items()}))
+        folder = out_dir / "folds" / cid
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = {"cell": cell.__dict__, "cell_id": cid, "classes": ds.classes,
+                "protocol": protocol.describe(len(folds)),
+                "speaker_dependent": cfg.protocol.speaker_dependent,
+                "n_folds": len(folds), "n_features": len(fs.feature_names),
+                "n_rows": len(table), "input": MODELS[model].input, "role": role,
+                # what the cell is compared with: an ablation with the bank, a +aug cell
+                # with the same set without augmentation
+                "base": label if augmented else base,
+                "feature_set": spec, "feature_set_digest": digest,
+                "columns": fs.feature_names, "data": data}
+        write_json(folder / "cell.json", meta)
+        tags = {**base_tags, "data_fingerprint": data_tag, "dataset": ds.name,
+                "model": model, "feature_set": spec, "feature_variant": cell.label,
+                "speaker_norm": str(norm), "protocol": meta["protocol"],
+                "speaker_dependent": str(cfg.protocol.speaker_dependent)}
+        parent = tracker.parent(cid, f"{ds.name}/{cell.label}/{model}/{cell.norm_label}",
+                                {"config": resolved, "feature_set": spec,
+                                 "n_features": len(fs.feature_names)}, tags)
+        yield (CellPlan(cell, cid, folder, parent, meta, table, tags, y, cfg.features,
+                        list(folds)), X, X_aug)
 
 
 def _pending_tasks(cfg: ExperimentConfig, plan: CellPlan, tracker: Tracker, X: np.ndarray,
@@ -287,7 +336,7 @@ def _record(tracker: Tracker, plan: CellPlan, fname: str, result: dict) -> None:
             from benchmark.serving import log_audio_model
 
             info = tracker.log_model(plan.parent, lambda: log_audio_model(
-                model, plan.features, plan.meta["columns"], classes,
+                model, plan.features, plan.meta["feature_set"], plan.meta["columns"], classes,
                 str(plan.table["path"].iloc[0]), audio_input=plan.meta["input"] == "audio"))
             result["model_uri"] = info.model_uri
             result["model_logged"] = True

@@ -69,14 +69,29 @@ def load_pipeline(path: str | Path):
     return load(path, trusted=list(TRUSTED_TYPES))
 
 
-def predict_frame(pipeline, bank, columns: list[str], classes: list[str],
+def set_vector(fs, path: str, data: bytes | None) -> np.ndarray:
+    """One file's features in a feature set's columns, through the training code path
+    (:func:`features.parallel.compute`, once per extractor of the set)."""
+    from features.parallel import compute
+
+    parts = []
+    for part in fs.parts:
+        row = compute(part.extractor, "features", path, data=data)
+        names = part.extractor.feature_names
+        parts.append(row if len(part.columns) == len(names) else
+                     row[[names.index(c) for c in part.columns]])
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def predict_frame(pipeline, fs, columns: list[str], classes: list[str],
                   model_input: pd.DataFrame, audio_input: bool = False) -> pd.DataFrame:
-    """Features for every row, then class probabilities; a bad row gets its error.
+    """Features of the model's set for every row, then class probabilities; a bad row gets
+    its error.
 
     ``audio_input``: the pipeline reads files itself (the CNN); base64 rows are written to
-    temporary files for it.
+    temporary files for it, after the same audio validation as every other model.
     """
-    from features.parallel import compute
+    from benchmark import audio
 
     if "path" not in model_input.columns and "audio_b64" not in model_input.columns:
         raise ValueError("input needs a 'path' or an 'audio_b64' column")
@@ -91,7 +106,11 @@ def predict_frame(pipeline, bank, columns: list[str], classes: list[str],
                 data = None
                 if row.get("audio_b64"):
                     data = base64.b64decode(row["audio_b64"], validate=True)
-                vectors[i] = compute(bank, "features", str(path), data=data)
+                if audio_input:  # validate as every path does; the network reads the file
+                    audio.load(str(path), data=data)
+                    vectors[i] = np.zeros(0, np.float32)
+                else:
+                    vectors[i] = set_vector(fs, str(path), data)
                 files[i] = str(path)
                 if data is not None and audio_input:
                     files[i] = str(Path(tmp) / f"row{i}.audio")
@@ -107,7 +126,7 @@ def predict_frame(pipeline, bank, columns: list[str], classes: list[str],
                 X = pd.DataFrame({"path": [files[i] for i in ok], "speaker": speakers})
             else:
                 X = pd.DataFrame(np.stack([vectors[i] for i in ok]),
-                                 columns=bank.feature_names)[columns]
+                                 columns=fs.feature_names)[columns]
                 X.insert(0, "speaker", speakers)
             proba[ok] = class_probabilities(pipeline, X, len(classes))
     out = pd.DataFrame({"path": model_input["path"].astype(str) if "path" in model_input
@@ -135,23 +154,27 @@ def class_probabilities(pipeline, X: pd.DataFrame, n_classes: int) -> np.ndarray
 
 class AudioEmotionModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
-        from features import FeatureBank, FeatureConfig
+        from features import FeatureConfig
+        from features.sets import FeatureSet, feature_set
 
         meta = json.loads(Path(context.artifacts["meta"]).read_text())
         self.pipeline = load_pipeline(context.artifacts["pipeline"])
-        self.bank = FeatureBank(FeatureConfig.from_dict(meta["features"]))
+        spec = meta.get("feature_set", "bank")
+        config = FeatureConfig.from_dict(meta["features"])
+        self.features = (FeatureSet("logmel", ()) if spec == "logmel" else
+                         feature_set(spec, config))
         self.columns = meta["columns"]
         self.classes = meta["classes"]
         self.audio_input = meta.get("audio_input", False)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        return predict_frame(self.pipeline, self.bank, self.columns, self.classes, model_input,
-                             self.audio_input)
+        return predict_frame(self.pipeline, self.features, self.columns, self.classes,
+                             model_input, self.audio_input)
 
 
-def log_audio_model(pipeline, feature_config, columns: list[str], classes: list[str],
-                    example_path: str | None = None, audio_input: bool = False,
-                    name: str = "model"):
+def log_audio_model(pipeline, feature_config, feature_set: str, columns: list[str],
+                    classes: list[str], example_path: str | None = None,
+                    audio_input: bool = False, name: str = "model"):
     """Log ``pipeline`` as an audio-in pyfunc under the active run; returns the ModelInfo.
 
     MLflow "models from code": the model is :mod:`benchmark.model_code` (a file, by path) and
@@ -163,7 +186,8 @@ def log_audio_model(pipeline, feature_config, columns: list[str], classes: list[
     with tempfile.TemporaryDirectory() as tmp:
         pipe_path, meta_path = Path(tmp) / PIPELINE, Path(tmp) / META
         pipe_path.write_bytes(dump_pipeline(pipeline))
-        meta = {"features": feature_config.to_dict(), "columns": list(columns),
+        meta = {"features": feature_config.to_dict(), "feature_set": feature_set,
+                "columns": list(columns),
                 "classes": list(classes), "audio_input": audio_input}
         meta_path.write_text(json.dumps(meta, indent=1))
         signature = ModelSignature(

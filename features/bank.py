@@ -23,6 +23,26 @@ class FeatureBank:
     def __init__(self, config: FeatureConfig | None = None):
         self.config = config or FeatureConfig()
 
+    def __repr__(self) -> str:
+        return f"FeatureBank({self.config.digest()})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, FeatureBank) and other.config == self.config
+
+    def __hash__(self) -> int:
+        return hash(self.config)
+
+    @property
+    def sr(self) -> int:
+        """The rate signals are resampled to, Hz."""
+        return self.config.sr
+
+    def cache_namespace(self, kind: str = "features") -> str:
+        """Cache folder of utterance features or frame-level log-mels of this config."""
+        if kind not in ("features", "logmel"):
+            raise ValueError(f"unknown kind {kind!r}; one of ('features', 'logmel')")
+        return f"{kind}-{self.config.digest()}"
+
     # -- names ---------------------------------------------------------------------------
     @cached_property
     def frame_names(self) -> list[str]:

@@ -21,10 +21,9 @@ from tqdm.auto import tqdm
 from benchmark import audio
 from features.bank import FeatureBank
 from features.cache import Cache, content_hash
+from features.sets.base import Extractor, FeatureSet, Part
 from features.warm import warm
 
-#: What the cache can hold per file: utterance features or the frame-level log-mel.
-KINDS = ("features", "logmel")
 #: Manifest columns carried into the feature table.
 KEY_COLUMNS = ("path", "corpus", "speaker", "gender", "emotion", "intensity")
 
@@ -48,41 +47,41 @@ class ExtractReport:
                 f"{self.hits} cached, {self.misses} computed, {len(self.errors)} failed")
 
 
-def namespace(bank: FeatureBank, kind: str, transform=None) -> str:
-    """Cache folder of a (kind, config[, transform]): e.g. ``features-85a23f8d6595d443``."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; one of {KINDS}")
-    base = f"{kind}-{bank.config.digest()}"
+def namespace(extractor: Extractor, kind: str, transform=None) -> str:
+    """Cache folder of a (extractor, kind[, transform]): e.g. ``features-85a23f8d6595d443``."""
+    base = extractor.cache_namespace(kind)
     return f"{base}-{transform.name}" if transform is not None else base
 
 
-def compute(bank: FeatureBank, kind: str, path: str, data: bytes | None = None,
+def compute(extractor: Extractor, kind: str, path: str, data: bytes | None = None,
             transform=None) -> np.ndarray:
     """The one code path from a file to its features (training, prediction and workers).
 
+    ``kind``: ``"features"`` (one row) or ``"logmel"`` (a bank's frame-level log-mel).
     ``transform(y, sr, content_key)``, if given, alters the signal first (an augmented copy).
     """
     if transform is not None and data is None:
         data = open(path, "rb").read()
-    y = audio.load(path, bank.config.sr, data=data)
+    sr = extractor.sr
+    y = audio.load(path, sr, data=data)
     if transform is not None:
-        y = transform(y, bank.config.sr, content_hash(data))
-    return bank.extract(y, bank.config.sr) if kind == "features" else bank.logmel(y, bank.config.sr)
+        y = transform(y, sr, content_hash(data))
+    return extractor.extract(y, sr) if kind == "features" else extractor.logmel(y, sr)
 
 
-def _work(chunk, bank: FeatureBank, kind: str, cache_root: str, transform=None):
+def _work(chunk, extractor: Extractor, kind: str, cache_root: str, transform=None):
     # One BLAS thread: the mel projection's summation order, hence every bit of the output,
     # is then the same in the main process, in any worker and on any n_jobs.
     with threadpool_limits(limits=1, user_api="blas"):
-        return _work_chunk(chunk, bank, kind, cache_root, transform)
+        return _work_chunk(chunk, extractor, kind, cache_root, transform)
 
 
-def _work_chunk(chunk, bank: FeatureBank, kind: str, cache_root: str, transform=None):
-    cache, space = Cache(cache_root), namespace(bank, kind, transform)
+def _work_chunk(chunk, extractor: Extractor, kind: str, cache_root: str, transform=None):
+    cache, space = Cache(cache_root), namespace(extractor, kind, transform)
     out = []
     for index, path, key in chunk:
         try:
-            value = compute(bank, kind, path, transform=transform)
+            value = compute(extractor, kind, path, transform=transform)
         except (audio.AudioError, ValueError, FloatingPointError) as exc:
             out.append((index, None, str(exc) if str(path) in str(exc) else f"{path}: {exc}"))
             continue
@@ -91,7 +90,7 @@ def _work_chunk(chunk, bank: FeatureBank, kind: str, cache_root: str, transform=
     return out
 
 
-def extract(paths: Sequence[str], bank: FeatureBank, cache: Cache, kind: str = "features",
+def extract(paths: Sequence[str], extractor: Extractor, cache: Cache, kind: str = "features",
             n_jobs: int = 1, backend: str = "loky", chunk_size: int | None = None,
             progress: bool = True, transform=None
             ) -> tuple[list[np.ndarray | None], ExtractReport]:
@@ -104,11 +103,12 @@ def extract(paths: Sequence[str], bank: FeatureBank, cache: Cache, kind: str = "
     chunk_size : files per task; default splits the misses into about 8 tasks per worker.
     """
     t0 = time.perf_counter()
-    space = namespace(bank, kind, transform)
+    space = namespace(extractor, kind, transform)
     report = ExtractReport(n_files=len(paths))
     results: list[np.ndarray | None] = [None] * len(paths)
     todo = []
-    desc = f"extract {kind}" + (f" {transform.name}" if transform is not None else "")
+    desc = (f"extract {kind}" if isinstance(extractor, FeatureBank) else
+            f"extract {space.split('-')[1]}") + (f" {transform.name}" if transform else "")
     bar = tqdm(total=len(paths), unit="file", desc=desc, disable=not progress,
                smoothing=0.05, mininterval=0.5)
     for i, path in enumerate(paths):
@@ -130,14 +130,14 @@ def extract(paths: Sequence[str], bank: FeatureBank, cache: Cache, kind: str = "
     if todo:
         cache.claim()  # here, once, before workers write into it
         workers = joblib.effective_n_jobs(n_jobs)
-        if workers > 1:
-            warm(bank.config)
+        if workers > 1 and isinstance(extractor, FeatureBank):
+            warm(extractor.config)
         size = chunk_size or max(1, min(64, int(np.ceil(len(todo) / (8 * workers)))))
         chunks = [todo[k:k + size] for k in range(0, len(todo), size)]
         with _backend(backend, n_jobs):
             runner = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-            for done in runner(joblib.delayed(_work)(c, bank, kind, str(cache.root), transform)
-                               for c in chunks):
+            for done in runner(joblib.delayed(_work)(c, extractor, kind, str(cache.root),
+                                                     transform) for c in chunks):
                 for index, value, error in done:
                     results[index] = value
                     if error:
@@ -173,14 +173,76 @@ def _backend(name: str, n_jobs: int):
             owned.close()
 
 
-def extract_table(manifest: pd.DataFrame, bank: FeatureBank, cache: Cache, **kw
-                  ) -> tuple[pd.DataFrame, ExtractReport]:
-    """One row per manifest file that succeeded: its key columns, then every feature."""
-    values, report = extract(list(manifest["path"]), bank, cache, kind="features", **kw)
-    ok = [i for i, v in enumerate(values) if v is not None]
-    features = (np.stack([values[i] for i in ok]) if ok
-                else np.zeros((0, len(bank.feature_names)), np.float32))
-    keys = manifest.iloc[ok][[c for c in KEY_COLUMNS if c in manifest.columns]]
+def column_key(extractor: Extractor, name: str) -> str:
+    """A column of :func:`extract_columns`: unique across extractors (``egemaps`` and
+    ``compare`` may share a name; the cache namespace never does)."""
+    return f"{extractor.cache_namespace()}::{name}"
+
+
+def set_columns(fs: FeatureSet) -> list[str]:
+    """The :func:`extract_columns` columns of a feature set, in its column order."""
+    return [column_key(p.extractor, c) for p in fs.parts for c in p.columns]
+
+
+def extractors_of(sets) -> list[Extractor]:
+    """The distinct extractors behind some feature sets, each once, in first-seen order."""
+    out: dict[str, Extractor] = {}
+    for fs in sets:
+        for p in fs.parts:
+            out.setdefault(p.extractor.cache_namespace(), p.extractor)
+    return list(out.values())
+
+
+def extract_columns(manifest: pd.DataFrame, extractors: Sequence[Extractor], cache: Cache,
+                    **kw) -> tuple[pd.DataFrame, dict[str, ExtractReport]]:
+    """Key columns, then every extractor's features (:func:`column_key` names), one row per
+    manifest file that every extractor computed: so that all feature sets of an experiment
+    share the same rows, hence the same folds. Each failure is in its extractor's report."""
+    paths = list(manifest["path"])
+    ok = np.ones(len(paths), bool)
+    blocks, names, reports = [], [], {}
+    for ex in extractors:
+        values, report = extract(paths, ex, cache, kind="features", **kw)
+        reports[ex.cache_namespace()] = report
+        width = len(ex.feature_names)
+        ok &= np.array([v is not None for v in values], bool)
+        blocks.append(np.stack([v if v is not None else np.full(width, np.nan, np.float32)
+                                for v in values]) if values else np.zeros((0, width)))
+        names += [column_key(ex, n) for n in ex.feature_names]
+    keys = manifest.iloc[np.flatnonzero(ok)][[c for c in KEY_COLUMNS if c in manifest.columns]]
+    features = (np.concatenate(blocks, axis=1)[ok] if blocks
+                else np.zeros((int(ok.sum()), 0), np.float32))
     table = pd.concat([keys.reset_index(drop=True),
-                       pd.DataFrame(features, columns=bank.feature_names)], axis=1)
-    return table, report
+                       pd.DataFrame(features.astype(np.float32, copy=False), columns=names)],
+                      axis=1)
+    return table, reports
+
+
+def as_set(source: FeatureBank | FeatureSet) -> FeatureSet:
+    """A bank as the feature set of all its columns; a feature set as it is."""
+    if isinstance(source, FeatureSet):
+        return source
+    return FeatureSet("bank", (Part(source, tuple(source.feature_names)),))
+
+
+def extract_table(manifest: pd.DataFrame, source: FeatureBank | FeatureSet, cache: Cache,
+                  **kw) -> tuple[pd.DataFrame, ExtractReport]:
+    """One row per manifest file that succeeded: its key columns, then the features of a
+    bank (all its columns) or a feature set (named as the set names them)."""
+    fs = as_set(source)
+    wide, reports = extract_columns(manifest, extractors_of([fs]), cache, **kw)
+    keys = [c for c in KEY_COLUMNS if c in wide.columns]
+    table = pd.concat([wide[keys], wide[set_columns(fs)].set_axis(fs.feature_names, axis=1)],
+                      axis=1)
+    return table, merge_reports(reports.values(), len(manifest))
+
+
+def merge_reports(reports, n_files: int) -> ExtractReport:
+    """One report for several extractors over the same files."""
+    out = ExtractReport(n_files=n_files)
+    for r in reports:
+        out.hits += r.hits
+        out.misses += r.misses
+        out.seconds += r.seconds
+        out.errors += r.errors
+    return out

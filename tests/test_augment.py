@@ -78,7 +78,7 @@ def test_no_copy_of_a_test_or_validation_speaker_is_ever_trained_on(monkeypatch)
     cfg = ExperimentConfig(name="t", models=("logreg",), tuning=TuningConfig(n_trials=2),
                            protocol=ProtocolConfig("loso", inner_k=2),
                            augmentation=AugmentConfig(copies=2))
-    cell = Cell("d", "full", (), "logreg", False, "loso", augmented=True)
+    cell = Cell("d", "bank", "bank", "logreg", False, "loso", augmented=True)
     X = np.c_[t["f"].to_numpy(), np.zeros(len(t))].astype(np.float32)
     copies = [np.c_[t["f"].to_numpy() + 1, np.ones(len(t))].astype(np.float32)
               for _ in range(2)]  # marker column = 1 on every augmented row

@@ -61,6 +61,7 @@ WRONG_TYPES = [  # (toml, key named in the error, expected type named)
     ('label_map = "calm"', "label_map", "a table"),
     ('drop_labels = [true]', "drop_labels[0]", "str"),
     ('ablation = 1', "ablation", "str"),
+    ('feature_sets = [1]', "feature_sets[0]", "str"),
     ('models = [1]', "models[0]", "str"),
     ('speaker_norm = "no"', "speaker_norm", "bool"),
     ('speaker_norm = ["no"]', "speaker_norm[0]", "bool"),
@@ -158,7 +159,7 @@ def test_a_fixed_parameter_is_the_one_used_and_never_tuned(tmp_path):
     y = pd.factorize(t.emotion)[0]
     X = (rng.standard_normal((len(t), 3)) + y[:, None]).astype(np.float32)
     fold = make_folds(cfg.protocol, t)[0]
-    cell = Cell("d", "full", (), "svm_rbf", False, "loso")
+    cell = Cell("d", "bank", "bank", "svm_rbf", False, "loso")
     out = fit_fold(X, ["a", "b", "c"], t.speaker.to_numpy(), y, fold.train, fold.test, cell,
                    cfg, None, None, False)
     assert out["params"]["C"] == 5.0

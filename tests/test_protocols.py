@@ -101,7 +101,7 @@ def test_tuning_never_sees_test_speakers(monkeypatch):
     monkeypatch.setattr(fitting, "tune", spy)
     cfg = ExperimentConfig(name="t", models=("logreg",), tuning=TuningConfig(n_trials=2),
                            protocol=ProtocolConfig("loso", inner_k=2))
-    cell = Cell("a", "full", (), "logreg", True, "loso")
+    cell = Cell("a", "bank", "bank", "logreg", True, "loso")
     y = pd.factorize(t.emotion)[0]
     X = t[["f1", "f2"]].to_numpy(np.float32)
     for fold in make_folds(cfg.protocol, t):

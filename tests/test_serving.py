@@ -44,9 +44,10 @@ def test_predict_cli_matches_in_process_pipeline_on_cached_features(trained, tmp
     assert (good["error"] == "").all()
     model = mlflow.pyfunc.load_model(uri).unwrap_python_model()
     os.environ["SERBENCH_CACHE"] = cache
-    values, report = extract(files, model.bank, Cache(cache), progress=False)
+    bank = model.features.parts[0].extractor
+    values, report = extract(files, bank, Cache(cache), progress=False)
     assert report.hits == len(files)  # the cache holds these files' training features
-    X = pd.DataFrame(np.stack(values), columns=model.bank.feature_names)[model.columns]
+    X = pd.DataFrame(np.stack(values), columns=bank.feature_names)[model.columns]
     X.insert(0, "speaker", "unknown")
     proba = class_probabilities(model.pipeline, X, len(model.classes))
     got = good[[f"p_{c}" for c in model.classes]].to_numpy(float)

@@ -32,51 +32,61 @@ def _protocols(cells: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
+def primary(res: Results) -> pd.DataFrame:
+    """The cells of the configured feature sets (not ablations, not augmented copies)."""
+    c = res.cells
+    return c[(c["role"] == "set") & ~c["augmented"]]
+
+
 def main_table(res: Results) -> Table:
-    cells = res.cells[res.cells["features"] == "full"]
+    cells = primary(res)
     agg = res.folds.groupby("cell_id")[["uar", "wa", "macro_f1"]].agg(["mean", "std"])
     rows = {}
-    for _, c in cells.sort_values(["model", "normalisation"]).iterrows():
-        key = (c["model"], c["normalisation"])
-        row = rows.setdefault(key, {"model": c["model"], "normalisation": c["normalisation"]})
+    for _, c in cells.sort_values(["features", "model", "normalisation"]).iterrows():
+        key = (c["features"], c["model"], c["normalisation"])
+        row = rows.setdefault(key, {"features": c["features"], "model": c["model"],
+                                    "normalisation": c["normalisation"]})
         for metric, short in (("uar", "UAR"), ("wa", "WA"), ("macro_f1", "F1")):
             row[f"{c['dataset']} {short}"] = agg.loc[c["cell_id"], (metric, "mean")]
             row[f"{c['dataset']} {short}_std"] = agg.loc[c["cell_id"], (metric, "std")]
     frame = pd.DataFrame(list(rows.values()))
-    values = tuple(c for c in frame.columns if c not in ("model", "normalisation")
+    values = tuple(c for c in frame.columns if c not in ("features", "model", "normalisation")
                    and not c.endswith("_std"))
     flag = " SPEAKER-DEPENDENT split: inflated scores." if cells["speaker_dependent"].any() \
         else ""
-    caption = (f"UAR, weighted accuracy (WA) and macro-F1, mean ± std over outer folds "
-               f"({_protocols(cells)}). Bold: best per column.{flag}")
-    return Table("main", caption, frame, ("model", "normalisation"), values)
+    caption = (f"UAR, weighted accuracy (WA) and macro-F1 by feature set, model and "
+               f"normalisation, mean ± std over outer folds ({_protocols(cells)}). Bold: best "
+               f"per column.{flag}")
+    return Table("main", caption, frame, ("features", "model", "normalisation"), values)
 
 
 def recall_tables(res: Results) -> list[Table]:
     out = []
-    cells = res.cells[res.cells["features"] == "full"]
-    for dataset, grp in cells.groupby("dataset", sort=True):
+    index = ("features", "model", "normalisation")
+    for dataset, grp in primary(res).groupby("dataset", sort=True):
         classes = grp.iloc[0]["classes"]
         rows = []
-        for _, c in grp.sort_values(["model", "normalisation"]).iterrows():
+        for _, c in grp.sort_values(list(index)).iterrows():
             f = res.folds[res.folds["cell_id"] == c["cell_id"]]
-            rows.append({"model": c["model"], "normalisation": c["normalisation"],
+            rows.append({**{k: c[k] for k in index},
                          **{e: f[f"recall_{e}"].mean() for e in classes
                             if f"recall_{e}" in f}})
         frame = pd.DataFrame(rows)
         caption = (f"Per-emotion recall on {dataset}, mean over outer folds "
                    f"({grp.iloc[0]['protocol']}). Bold: best per emotion.")
-        out.append(Table(f"recall_{_slug(dataset)}", caption, frame, ("model", "normalisation"),
-                         tuple(c for c in frame.columns if c not in ("model",
-                                                                       "normalisation"))))
+        out.append(Table(f"recall_{_slug(dataset)}", caption, frame, index,
+                         tuple(c for c in frame.columns if c not in index)))
     return out
 
 
 def ablation_tables(res: Results) -> list[Table]:
+    """Per dataset with ablation cells: the bank against each of its subsets."""
     out = []
     for dataset, grp in res.cells.groupby("dataset", sort=True):
-        if grp["features"].nunique() < 2:
+        ablations = grp[grp["role"] == "ablation"]
+        if ablations.empty:
             continue
+        grp = grp[(grp["role"] == "ablation") | grp["features"].isin(set(ablations["base"]))]
         agg = res.folds.groupby("cell_id")["uar"].agg(["mean", "std"])
         rows = {}
         for _, c in grp.iterrows():
@@ -84,7 +94,8 @@ def ablation_tables(res: Results) -> list[Table]:
                                                   "n_features": c["n_features"]})
             row[_label(c)] = agg.loc[c["cell_id"], "mean"]
             row[f"{_label(c)}_std"] = agg.loc[c["cell_id"], "std"]
-        order = sorted(rows, key=lambda v: (v != "full", not v.startswith("only"), v))
+        bases = set(ablations["base"])
+        order = sorted(rows, key=lambda v: (v not in bases, not v.startswith("only"), v))
         frame = pd.DataFrame([rows[k] for k in order])
         values = tuple(c for c in frame.columns if c not in ("features", "n_features")
                        and not c.endswith("_std"))
@@ -96,21 +107,25 @@ def ablation_tables(res: Results) -> list[Table]:
 
 
 def cross_corpus_table(res: Results) -> Table | None:
-    cells = res.cells[res.cells["dataset"].str.contains("->") & (res.cells["features"] ==
-                                                                 "full")]
+    cells = primary(res)
+    cells = cells[cells["dataset"].str.contains("->")]
     if cells.empty:
         return None
     agg = res.folds.groupby("cell_id")["uar"].mean()
     rows = {}
     for _, c in cells.iterrows():
         train, test = c["dataset"].split("->")
-        row = rows.setdefault((train, _label(c)), {"train": train, "model": _label(c)})
+        key = (c["features"], _label(c), train)
+        row = rows.setdefault(key, {"features": c["features"], "model": _label(c),
+                                    "train": train})
         row[f"test {test}"] = agg[c["cell_id"]]
-    frame = pd.DataFrame(list(rows.values())).sort_values(["train", "model"])
-    values = tuple(c for c in frame.columns if c.startswith("test "))
+    frame = pd.DataFrame(list(rows.values())).sort_values(["features", "model", "train"])
+    values = tuple(sorted(c for c in frame.columns if c.startswith("test ")))
     return Table("cross_corpus", "Cross-corpus UAR: train corpus (rows) x test corpus "
-                 "(columns), over their shared emotions; no test speaker or corpus is seen in "
-                 "training or tuning.", frame.reset_index(drop=True), ("train", "model"), values)
+                 "(columns), over the emotions each pair shares, per feature set and model; no "
+                 "test speaker or corpus is seen in training or tuning.",
+                 frame.reset_index(drop=True)[["features", "model", "train", *values]],
+                 ("features", "model", "train"), values)
 
 
 def _confusions(preds: pd.DataFrame, classes: list[str]) -> tuple[np.ndarray, list]:
@@ -159,16 +174,97 @@ def variant_stats_table(res: Results) -> Table | None:
     cmp = stats.variant_comparisons(res.cells, res.folds)
     if cmp.empty:
         return None
-    caption = ("Each feature variant (ablation or +aug: training-fold augmentation) against the "
-               "full bank, same model, paired over the same outer folds: UAR difference, "
-               "two-sided Wilcoxon signed-rank and corrected resampled t-test (Nadeau & Bengio "
-               "2003) p-values. " + _protocols(res.cells))
-    frame = cmp[["dataset", "model", "normalisation", "variant", "uar_variant", "uar_full",
-                 "diff", "wilcoxon_p", "corrected_t_p"]]
+    caption = ("Each feature variant against its base (an ablation against the bank; +aug, "
+               "training-fold augmentation, against the same set without it), same model, "
+               "paired over the same outer folds: UAR difference, two-sided Wilcoxon "
+               "signed-rank and corrected resampled t-test (Nadeau & Bengio 2003) p-values. "
+               + _protocols(res.cells))
+    frame = cmp[["dataset", "model", "normalisation", "variant", "base", "uar_variant",
+                 "uar_base", "diff", "wilcoxon_p", "corrected_t_p"]]
     return Table("variant_stats", caption, frame, ("dataset", "model", "normalisation",
-                                                   "variant"),
-                 ("uar_variant", "uar_full", "diff", "wilcoxon_p", "corrected_t_p"),
+                                                   "variant", "base"),
+                 ("uar_variant", "uar_base", "diff", "wilcoxon_p", "corrected_t_p"),
                  bold_best=False)
+
+
+def best_per_set(res: Results) -> pd.DataFrame:
+    """Per (dataset, normalisation, feature set): the model with the best mean UAR, its
+    cell, UAR and pooled-UAR 95 % CI over speakers."""
+    cells = primary(res)
+    cells = cells[cells["features"] != "logmel"]  # the CNN reads audio, not a feature set
+    means = res.folds.groupby("cell_id")["uar"].mean()
+    rows = []
+    for (dataset, norm, features), grp in cells.groupby(
+            ["dataset", "normalisation", "features"], sort=True):
+        ranked = grp.assign(uar=grp["cell_id"].map(means)).sort_values(
+            ["uar", "model"], ascending=[False, True], kind="stable")
+        c = ranked.iloc[0]
+        conf, _ = _confusions(res.predictions[res.predictions["cell_id"] == c["cell_id"]],
+                              c["classes"])
+        lo, hi = bootstrap_ci(conf)
+        rows.append({"dataset": dataset, "normalisation": norm, "features": features,
+                     "n_features": int(c["n_features"]), "model": c["model"],
+                     "uar": float(c["uar"]), "ci_low": lo, "ci_high": hi,
+                     "cell_id": c["cell_id"]})
+    return pd.DataFrame(rows)
+
+
+def feature_set_table(res: Results, out: Path) -> Table | None:
+    """The feature sets side by side: size, extraction speed, best model, UAR with CI, and
+    the paired tests against the best set (Holm-adjusted across sets)."""
+    best = best_per_set(res)
+    if best.empty or best["features"].nunique() < 2:
+        return None
+    tests = stats.set_comparisons(best, res.folds)
+    frame = best.merge(tests, on=["dataset", "normalisation", "features"])
+    frame["files_per_s"] = [_throughput(out, r.dataset, r.features, res)
+                            for r in frame.itertuples()]
+    frame = frame.sort_values(["dataset", "normalisation", "uar"],
+                              ascending=[True, True, False], kind="stable")
+    frame = frame[["dataset", "normalisation", "features", "n_features", "files_per_s",
+                   "model", "uar", "ci_low", "ci_high", "diff", "wilcoxon_p_holm",
+                   "corrected_t_p_holm"]].reset_index(drop=True)
+    caption = ("Feature sets compared on the same folds: number of features, extraction "
+               "throughput in this run's machine (files/s, cold cache, 2 workers unless "
+               "stated), the best model of each set, its UAR (mean over outer folds) with a "
+               "95% speaker-bootstrap CI of the pooled UAR, and its difference from the best "
+               "set with Holm-adjusted two-sided Wilcoxon signed-rank and corrected resampled "
+               "t-test (Nadeau & Bengio 2003) p-values. " + _protocols(res.cells))
+    return Table("feature_sets", caption, frame,
+                 ("dataset", "normalisation", "features", "n_features", "files_per_s",
+                  "model"), ("uar", "ci_low", "ci_high", "diff", "wilcoxon_p_holm",
+                             "corrected_t_p_holm"), bold_best=False)
+
+
+def _throughput(out: Path, dataset: str, features: str, res: Results) -> float:
+    """Files/s of a set's extraction (its extractors' seconds added up), from the run's
+    ``extraction.json``; NaN when not measured (every file was cached)."""
+    path = out / "extraction.json"
+    cells = res.cells[res.cells["features"] == features]
+    if not path.exists() or cells.empty:
+        return float("nan")
+    timing = json.loads(path.read_text())
+    spaces = _set_spaces(out, cells.iloc[0]["cell_id"])
+    total, files = 0.0, None
+    for corpus in dataset.replace("->", "+").split("+"):
+        for space in spaces:
+            t = timing.get(corpus, {}).get(space)
+            if t is None or not t["computed"]:
+                return float("nan")
+            total += t["seconds"] * t["files"] / t["computed"]
+        files = (files or 0) + next(iter(timing[corpus].values()))["files"]
+    return round(files / total, 1) if total else float("nan")
+
+
+def _set_spaces(out: Path, cell_id: str) -> list[str]:
+    """The cache folders (extractors) of a cell's feature set."""
+    from features import FeatureConfig
+    from features.sets import feature_set
+
+    meta = json.loads((out / "folds" / cell_id / "cell.json").read_text())
+    config = json.loads((out / "config.resolved.json").read_text())["features"]
+    fs = feature_set(meta["feature_set"], FeatureConfig.from_dict(config))
+    return list(dict.fromkeys(p.extractor.cache_namespace() for p in fs.parts))
 
 
 def ci_table(res: Results) -> Table:
@@ -197,8 +293,12 @@ def _slug(s: str) -> str:
 def make_figures(res: Results, out: Path, results_dir: Path) -> list[Path]:
     written = []
     fig_dir = out / "figures"
-    cells = res.cells[res.cells["features"] == "full"]
+    cells = primary(res)
+    means = res.folds.groupby("cell_id")["uar"].mean()
     for dataset, grp in cells.groupby("dataset", sort=True):
+        if grp["features"].nunique() > 1:  # the panels of the best feature set only
+            top = grp.loc[grp["cell_id"].map(means).idxmax(), "features"]
+            grp = grp[grp["features"] == top]
         classes = grp.iloc[0]["classes"]
         panels = []
         recall = {}
@@ -223,12 +323,38 @@ def make_figures(res: Results, out: Path, results_dir: Path) -> list[Path]:
             f"{dataset}: {len(preds)} test files"), fig_dir, f"distribution_{slug}")
         written += _example_figure(preds, classes, dataset, fig_dir, slug)
     written += _optuna_figures(res, out, fig_dir)
+    best = best_per_set(res)
+    if not best.empty and best["features"].nunique() > 1:
+        for dataset, grp in best.groupby("dataset", sort=True):
+            written += figures.save(figures.uar_vs_size(
+                grp, f"{dataset}: UAR against the number of features (best model per set, "
+                "95% speaker-bootstrap CI)"), fig_dir, f"feature_sets_{_slug(dataset)}")
+    matrix = cross_corpus_matrix(res)
+    for features, grid in matrix.items():
+        written += figures.save(figures.heatmap(
+            grid, f"cross-corpus UAR, {features} (best model per pair; rows: train)"),
+            fig_dir, f"cross_corpus_{_slug(features)}")
     for t in ablation_tables(res):
         frame = t.frame.set_index("features")[[c for c in t.values]]
         written += figures.save(figures.grouped_bars(
             frame, "UAR", f"feature-group ablation ({t.name.split('_', 1)[1]})"),
             fig_dir, t.name)
     return written
+
+
+def cross_corpus_matrix(res: Results) -> dict[str, pd.DataFrame]:
+    """Per feature set: train corpus x test corpus, the best model's UAR per pair."""
+    cells = primary(res)
+    cells = cells[cells["dataset"].str.contains("->")]
+    means = res.folds.groupby("cell_id")["uar"].mean()
+    out = {}
+    for features, grp in cells.groupby("features", sort=True):
+        pairs = grp.assign(uar=grp["cell_id"].map(means),
+                           train=grp["dataset"].str.split("->").str[0],
+                           test=grp["dataset"].str.split("->").str[1])
+        out[features] = pairs.pivot_table(index="train", columns="test", values="uar",
+                                          aggfunc="max")
+    return out
 
 
 def _example_figure(preds, classes, dataset, fig_dir, slug) -> list[Path]:
@@ -325,7 +451,12 @@ def write_readme(out: Path, experiment: str, written: list[Path], res: Results) 
              f"machine with {os.cpu_count()} cores. Protocols: {_protocols(cells)}.", "",
              "## Files", "", "| file | what it is |", "|---|---|"]
     what = {
-        "tables/main": "models x corpora: UAR, WA, macro-F1, mean ± std over outer folds",
+        "tables/main": "feature sets x models x corpora: UAR, WA, macro-F1, mean ± std over "
+                       "outer folds",
+        "tables/feature_sets": "feature sets compared: size, speed, best model, UAR with CI, "
+                               "paired tests against the best set (Holm)",
+        "figures/feature_sets_": "UAR against number of features, one point per set",
+        "figures/cross_corpus_": "cross-corpus UAR heat-map per feature set",
         "tables/recall_": "per-emotion recall per model",
         "tables/ablation_": "feature-group ablation",
         "tables/cross_corpus": "train corpus x test corpus UAR",
@@ -363,8 +494,8 @@ def write_report(experiment: str, results_dir: str | Path = "results",
     if res.cells.empty:
         raise FileNotFoundError(f"no finished cells under {out / 'folds'}; run the experiment")
     tables = [main_table(res), *recall_tables(res), *ablation_tables(res), ci_table(res)]
-    tables += [t for t in (cross_corpus_table(res), stats_table(res),
-                           variant_stats_table(res)) if t is not None]
+    tables += [t for t in (feature_set_table(res, out), cross_corpus_table(res),
+                           stats_table(res), variant_stats_table(res)) if t is not None]
     written: list[Path] = []
     for t in tables:
         written += write(t, out / "tables")

@@ -73,6 +73,53 @@ def grouped_bars(frame: pd.DataFrame, ylabel: str, title: str, ylim=(0, 1)):
     return fig
 
 
+MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def uar_vs_size(best: pd.DataFrame, title: str):
+    """UAR against the number of features (log axis): one point per feature set and
+    normalisation, with its CI as an error bar and the set named beside it.
+
+    ``best``: rows with ``features``, ``normalisation``, ``n_features``, ``uar``, ``ci_low``,
+    ``ci_high`` (one dataset).
+    """
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for k, (norm, grp) in enumerate(best.groupby("normalisation", sort=True)):
+        err = np.stack([grp["uar"] - grp["ci_low"], grp["ci_high"] - grp["uar"]]).clip(0)
+        ax.errorbar(grp["n_features"], grp["uar"], yerr=err, fmt=MARKERS[k % len(MARKERS)],
+                    color=GREYS[k % 2], markeredgecolor="black", capsize=3, label=norm,
+                    linestyle="none")
+        for r in grp.itertuples():
+            ax.annotate(r.features, (r.n_features, r.uar), textcoords="offset points",
+                        xytext=(5, 3 if k == 0 else -9), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("number of features (log scale)")
+    ax.set_ylabel("UAR")
+    ax.set_title(title)
+    ax.legend(fontsize=7, frameon=False)
+    ax.grid(color="0.85", linewidth=0.5)
+    ax.set_axisbelow(True)
+    fig.tight_layout()
+    return fig
+
+
+def heatmap(grid: pd.DataFrame, title: str):
+    """A train x test matrix of UARs in greys, each cell labelled with its value."""
+    fig, ax = plt.subplots(figsize=(1.2 * grid.shape[1] + 2, 1.0 * grid.shape[0] + 1.2))
+    values = grid.to_numpy(dtype=float)
+    ax.imshow(values, cmap="Greys", vmin=0, vmax=1)
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            if np.isfinite(values[i, j]):
+                ax.text(j, i, f"{values[i, j]:.3f}", ha="center", va="center", fontsize=8,
+                        color="white" if values[i, j] > 0.55 else "black")
+    ax.set_xticks(range(grid.shape[1]), [f"test {c}" for c in grid.columns])
+    ax.set_yticks(range(grid.shape[0]), [f"train {r}" for r in grid.index])
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def distributions(counts: pd.Series, speakers: pd.Series, title: str):
     fig, (a, b) = plt.subplots(1, 2, figsize=(8, 2.8), width_ratios=[1, 1.6])
     a.bar(counts.index.astype(str), counts.to_numpy(), color="0.5", edgecolor="black",

@@ -14,7 +14,9 @@ from benchmark.cells import describe_change, load_cell_results, planned_cells
 class Results:
     """Everything a report needs, as plain tables.
 
-    ``cells``: one row per cell (dataset, features, model, normalisation, protocol, classes).
+    ``cells``: one row per cell (dataset, features, model, normalisation, protocol, classes;
+    ``role``: ``set`` for a configured feature set, ``ablation`` for a bank subset; ``base``:
+    what a variant is compared with).
     ``folds``: one row per (cell, outer fold) with its scores and per-class recall.
     ``predictions``: one row per scored test file (cell, fold, path, speaker, true, pred).
     """
@@ -47,11 +49,16 @@ def collect(out_dir: str | Path) -> Results:
         _check_same_data(seen, meta)
         c = meta["cell"]
         features = c["variant"] + ("+aug" if c.get("augmented") else "")
+        role = meta.get("role", "set" if c["variant"] == "full" else "ablation")
+        base = meta["base"] if "base" in meta else (
+            None if c["variant"] == "full" and not c.get("augmented") else "full")
         cell = {"cell_id": meta["cell_id"], "dataset": c["dataset"], "features": features,
                 "model": c["model"], "normalisation": "speaker-norm" if c["speaker_norm"]
                 else "global", "protocol": meta["protocol"],
                 "speaker_dependent": meta["speaker_dependent"], "n_folds": meta["n_folds"],
-                "n_features": meta["n_features"], "classes": list(meta["classes"])}
+                "n_features": meta["n_features"], "classes": list(meta["classes"]),
+                "role": role, "base": base, "augmented": bool(c.get("augmented")),
+                "feature_set": meta.get("feature_set", c["variant"])}
         cell_rows.append(cell)
         for p, f in zip(folds, fold_values, strict=True):
             s = f["scores"]

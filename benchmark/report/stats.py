@@ -71,15 +71,66 @@ def paired_comparisons(cells: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame
 
 
 def variant_comparisons(cells: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame:
-    """Per (dataset, model, normalisation): every feature variant (an ablation, or ``+aug``)
-    against ``full``, paired over the same outer folds."""
+    """Every cell that has a ``base`` (an ablation: the bank; a ``+aug`` cell: its set
+    without augmentation) against that base, same dataset, model and normalisation, paired
+    over the same outer folds."""
     rows = []
     for key, table, sizes in _paired_tables(cells, folds,
                                             ("dataset", "model", "normalisation"), "features"):
-        if "full" not in table or table.shape[1] < 2:
-            continue
-        for variant in sorted(c for c in table.columns if c != "full"):
-            rows.append({**key, "variant": variant, "uar_variant": table[variant].mean(),
-                         "uar_full": table["full"].mean(),
-                         **_compare(table[variant], table["full"], sizes)})
+        sub = cells[(cells["dataset"] == key["dataset"]) & (cells["model"] == key["model"])
+                    & (cells["normalisation"] == key["normalisation"])]
+        for _, c in sub.sort_values("features").iterrows():
+            base = c.get("base")
+            if not isinstance(base, str) or base not in table or c["features"] not in table:
+                continue
+            a, b = table[c["features"]], table[base]
+            rows.append({**key, "variant": c["features"], "base": base,
+                         "uar_variant": a.mean(), "uar_base": b.mean(),
+                         **_compare(a, b, sizes)})
     return pd.DataFrame(rows)
+
+
+def holm(pvalues) -> np.ndarray:
+    """Holm's step-down adjustment of p-values for multiple comparisons (NaN stays NaN).
+
+    Holm, A simple sequentially rejective multiple test procedure, Scand. J. Statistics 6
+    (1979). The i-th smallest of m p-values is multiplied by (m - i + 1), then made monotone.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m, running = len(order), 0.0
+    for i, idx in enumerate(order):
+        running = max(running, min(1.0, (m - i) * p[idx]))
+        out[idx] = running
+    return out
+
+
+def set_comparisons(best: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, normalisation): each feature set's best cell against the best set's
+    best cell, paired over the same outer folds, p-values Holm-adjusted across the sets.
+
+    ``best``: one row per (dataset, normalisation, features) with its best ``cell_id``.
+    """
+    rows = []
+    for (dataset, norm), grp in best.groupby(["dataset", "normalisation"], sort=True):
+        uars = {r.features: folds[folds["cell_id"] == r.cell_id].set_index("fold")["uar"]
+                for r in grp.itertuples()}
+        sizes = folds[folds["cell_id"].isin(grp["cell_id"])][["n_train", "n_test"]].mean()
+        winner = max(uars, key=lambda k: (uars[k].mean(), k))
+        out = []
+        for name, u in uars.items():
+            row = {"dataset": dataset, "normalisation": norm, "features": name,
+                   "best_set": winner}
+            if name == winner:
+                row.update({"diff": 0.0, "wilcoxon_p": np.nan, "corrected_t_p": np.nan})
+            else:
+                a, b = u.align(uars[winner], join="inner")
+                row.update(_compare(a, b, sizes))
+            out.append(row)
+        frame = pd.DataFrame(out)
+        frame["wilcoxon_p_holm"] = holm(frame["wilcoxon_p"])
+        frame["corrected_t_p_holm"] = holm(frame["corrected_t_p"])
+        rows.append(frame)
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()

@@ -1,0 +1,63 @@
+"""Feature sets by name: what an experiment's ``feature_sets = [...]`` may say.
+
+``bank`` (the serbench bank, with the experiment's ``[features]`` parameters), ``bank[g1,g2]``
+(some of its groups), ``egemaps`` and ``compare`` (openSMILE eGeMAPSv02 and ComParE 2016
+functionals), ``librosa_classic`` (the tutorials' recipe), and any of them fused with ``+``
+(``bank+egemaps``: columns side by side, each prefixed with its set's name).
+"""
+
+from __future__ import annotations
+
+import re
+
+from features.bank import FeatureBank
+from features.config import GROUPS, FeatureConfig
+from features.sets.base import FeatureSet, Part
+from features.sets.librosa_classic import LibrosaClassic
+from features.sets.smile import OpenSmile
+
+#: Names a set may have, each with what it is (for errors and docs).
+SETS: dict[str, str] = {
+    "bank": "the serbench bank ([features] parameters); bank[g1,g2]: some of its groups",
+    "egemaps": "openSMILE eGeMAPSv02 functionals (88)",
+    "compare": "openSMILE ComParE_2016 functionals (6,373)",
+    "librosa_classic": "the SER tutorials' librosa recipe, mean and std (398)",
+}
+_SPEC = re.compile(r"^(?P<name>[a-z_]+)(\[(?P<args>[a-z_, ]*)\])?$")
+
+
+def _part(spec: str, bank_config: FeatureConfig, prefix: str) -> Part:
+    m = _SPEC.match(spec.strip())
+    if m is None or m["name"] not in SETS:
+        raise ValueError(f"unknown feature set {spec!r}; known: {sorted(SETS)}, "
+                         "bank[group,...] and fusions a+b")
+    name, args = m["name"], m["args"]
+    if args is not None and name != "bank":
+        raise ValueError(f"feature set {spec!r}: only bank takes [groups]")
+    if name == "bank":
+        bank = FeatureBank(bank_config)
+        if args is None:
+            return Part(bank, tuple(bank.feature_names), prefix)
+        groups = [g.strip() for g in args.split(",") if g.strip()]
+        unknown = [g for g in groups if g not in bank_config.groups]
+        if unknown or not groups:
+            raise ValueError(f"feature set {spec!r}: unknown or empty group(s) {unknown}; the "
+                             f"bank's groups are {list(bank_config.groups)} (all: {GROUPS})")
+        cols = bank.group_columns()
+        keep = [c for g in bank_config.groups if g in groups for c in cols[g]]
+        return Part(bank, tuple(keep), prefix)
+    extractor = {"egemaps": lambda: OpenSmile("eGeMAPSv02"),
+                 "compare": lambda: OpenSmile("ComParE_2016"),
+                 "librosa_classic": lambda: LibrosaClassic()}[name]()
+    return Part(extractor, tuple(extractor.feature_names), prefix)
+
+
+def feature_set(spec: str, bank_config: FeatureConfig | None = None) -> FeatureSet:
+    """The set ``spec`` names; ``ValueError`` naming it if it names none."""
+    bank_config = bank_config or FeatureConfig()
+    pieces = [p.strip() for p in spec.split("+")]
+    if len(pieces) != len(set(pieces)) or not all(pieces):
+        raise ValueError(f"feature set {spec!r}: empty or repeated part in a fusion")
+    fused = len(pieces) > 1
+    parts = tuple(_part(p, bank_config, f"{p}." if fused else "") for p in pieces)
+    return FeatureSet(spec.replace(" ", ""), parts)

@@ -109,14 +109,20 @@ def load_cell_results(folder: Path) -> tuple[dict, list[dict]]:
     return meta, folds
 
 
-def write_plan(out_dir: Path, cell_ids: list[str], data: dict) -> None:
-    write_json(out_dir / PLAN, {"cells": sorted(cell_ids), "data": data})
+def write_plan(out_dir: Path, cell_ids: list[str], data: dict, optuna_storage: str) -> None:
+    write_json(out_dir / PLAN, {"cells": sorted(cell_ids), "data": data,
+                                "optuna_storage": optuna_storage})
+
+
+def read_plan(out_dir: Path) -> dict:
+    """The last run's plan (empty for results older than plans)."""
+    path = out_dir / PLAN
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def planned_cells(out_dir: Path) -> list[str] | None:
     """The cell ids of the experiment's last run (``None`` for results older than plans)."""
-    path = out_dir / PLAN
-    return json.loads(path.read_text())["cells"] if path.exists() else None
+    return read_plan(out_dir).get("cells")
 
 
 def describe_change(old: dict, new: dict) -> str:

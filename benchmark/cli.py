@@ -61,7 +61,7 @@ def _cmd_synth(args) -> int:
 
 def _cmd_extract(args) -> int:
     from benchmark.corpora import open_corpus
-    from features import FeatureBank, FeatureConfig
+    from features import FeatureConfig
     from features.cache import Cache
     from features.parallel import extract_table
 
@@ -77,14 +77,16 @@ def _cmd_extract(args) -> int:
         corpora, feature_config, data_root = args.corpus, FeatureConfig(), args.data_root
     if args.groups:
         feature_config = feature_config.with_groups(args.groups.split(","))
-    bank, cache = FeatureBank(feature_config), Cache(args.cache_dir)
-    out = Path(args.output or f"features-{'+'.join(corpora)}-{feature_config.digest()}.parquet")
+    from features.sets import feature_set
+
+    fs, cache = feature_set(args.set, feature_config), Cache(args.cache_dir)
+    out = Path(args.output or f"features-{'+'.join(corpora)}-{args.set}-{fs.digest()}.parquet")
     tables, failed = [], 0
     for name in corpora:
         scan = open_corpus(name, data_root).scan()
         for row in scan.skipped.itertuples():
             print(f"skipped {row.path}: {row.reason}", file=sys.stderr)
-        table, report = extract_table(scan.manifest, bank, cache, n_jobs=args.n_jobs,
+        table, report = extract_table(scan.manifest, fs, cache, n_jobs=args.n_jobs,
                                       backend=args.backend, progress=not args.quiet)
         print(f"{name}: {report.summary()}")
         for _, reason in report.errors:
@@ -96,8 +98,8 @@ def _cmd_extract(args) -> int:
     table = pd.concat(tables, ignore_index=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out, index=False)
-    print(f"wrote {len(table)} rows x {len(bank.feature_names)} features to {out} "
-          f"(cache {cache.root}, config {feature_config.digest()})")
+    print(f"wrote {len(table)} rows x {len(fs.feature_names)} features ({args.set}) to {out} "
+          f"(cache {cache.root}, set digest {fs.digest()})")
     return 1 if failed else 0
 
 
@@ -128,7 +130,7 @@ def _cmd_run(args) -> int:
     cfg = load_experiment(args.config, results_dir=args.results_dir)
     opts = RunOptions(data_root=args.data_root, cache_dir=args.cache_dir, n_jobs=args.n_jobs,
                       tracking_uri=args.tracking_uri, optuna_storage=args.optuna_storage,
-                      progress=not args.quiet)
+                      progress=not args.quiet, scheduler=args.scheduler)
     summary = run(cfg, opts)
     if len(summary):
         cols = ["dataset", "features", "model", "normalisation", "folds", "uar_mean", "uar_std",
@@ -262,7 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", nargs="?", help="experiment TOML (its corpora and features)")
     p.add_argument("--corpus", action="append", help="corpus name or CSV (repeatable)")
     p.add_argument("--data-root")
-    p.add_argument("--groups", help="comma-separated feature groups (default: all)")
+    p.add_argument("--groups", help="comma-separated bank groups (default: all)")
+    p.add_argument("--set", default="bank", help="feature set: bank, bank[g1,g2], egemaps, "
+                   "compare, librosa_classic, or a fusion a+b (default: bank)")
     p.add_argument("-o", "--output", help="parquet file (default: features-<corpora>-<hash>)")
     p.add_argument("--cache-dir", help="default: $SERBENCH_CACHE or the user cache dir")
     p.add_argument("--n-jobs", type=int, default=2)
@@ -278,7 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "ignored); `make reference` gives results/, the committed references")
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: results/mlflow.db)")
-    p.add_argument("--optuna-storage", help="Optuna RDB URL (default: SQLite in results)")
+    p.add_argument("--optuna-storage", help="Optuna storage: an SQLAlchemy URL, or "
+                   "journal:<path> (a journal file on a shared file system); default: SQLite "
+                   "beside the results")
+    p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786): run "
+                   "extraction and tasks on that cluster (default: the config's, else local)")
     p.add_argument("--no-report", action="store_true", help="skip `serbench report`")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_run)

@@ -112,6 +112,7 @@ class ExperimentConfig:
     final_model: bool = True  # refit on all data, tuned, and log it as an audio-in model
     seed: int = 0
     results_dir: str = RUNS  # ordinary runs; `make reference` writes the committed results/
+    scheduler: str | None = None  # a Dask scheduler address (tcp://host:8786); None: local
 
     def __post_init__(self):
         from benchmark.models import MODELS

@@ -91,10 +91,12 @@ def _measure(name: str, paths: list[str], cache_dir: str, n_jobs: int) -> dict:
     if name.startswith("bank"):
         from features import FeatureBank
         from features.cache import Cache
-        from features.parallel import extract
+        from features.parallel import compute_backend, extract
 
         bank = FeatureBank()
-        values, report = extract(paths, bank, Cache(cache_dir), n_jobs=n_jobs, progress=False)
+        with compute_backend("dask" if name == "bank_dask" else None, n_jobs):
+            values, report = extract(paths, bank, Cache(cache_dir), n_jobs=n_jobs,
+                                     progress=False)
         if report.errors:
             raise RuntimeError(report.errors[:3])
         n_features = len(bank.feature_names)
@@ -189,6 +191,7 @@ def main(argv=None) -> int:
                 ("bank_warm", "bank", "cache", None, args.n_jobs, None),
                 ("bank_cold_half", "bank", "cache_half", len(manifest) // 2, args.n_jobs, None),
                 ("first_file", "bank", "cache_one", 1, 1, None),
+                ("bank_cold_dask", "bank_dask", "cache_dask", None, args.n_jobs, None),
                 ("decode_stft_mel", "decode_stft_mel", "x", None, args.n_jobs, None),
                 ("naive_librosa", "naive_librosa", "x", None, args.n_jobs, None),
                 ("opensmile", "opensmile", "x", None, args.n_jobs, None)]
@@ -234,7 +237,9 @@ def _write_readme(path: Path, record: dict, table: pd.DataFrame) -> None:
         "new machine pays (`make` pays it once, in `serbench warm`); `bank_cold`: empty "
         "feature cache, kernels compiled; `bank_warm`: every file cached; `first_file`: one "
         "file, one worker, a new process with the kernels compiled, as any later CLI "
-        "command; "
+        "command; `bank_cold_dask`: as `bank_cold`, through a `LocalCluster` of as many "
+        "worker processes, started inside the measurement (what the scale-out path costs on "
+        "one machine); "
         "`bank_cold_half`: half the files, to show that peak memory does not grow with the "
         "corpus; `decode_stft_mel`: decoding plus one STFT and mel projection, a floor; "
         "`naive_librosa`: one `librosa.feature` call per descriptor on the waveform; "

@@ -45,7 +45,14 @@ from benchmark.tracking import Tracker, default_uri
 from benchmark.tuning import storage as optuna_storage
 from features import FeatureBank, FeatureConfig
 from features.cache import Cache
-from features.parallel import column_key, extract, extract_columns, extractors_of, set_columns
+from features.parallel import (
+    column_key,
+    compute_backend,
+    extract,
+    extract_columns,
+    extractors_of,
+    set_columns,
+)
 from features.sets import Extractor, FeatureSet, feature_set
 
 
@@ -57,6 +64,7 @@ class RunOptions:
     tracking_uri: str | None = None
     optuna_storage: str | None = None
     progress: bool = True
+    scheduler: str | None = None  # a Dask scheduler address; None: joblib's loky locally
 
 
 @dataclass(frozen=True)
@@ -156,7 +164,19 @@ def write_timing(out_dir: Path, timing: dict[str, dict]) -> None:
 # -- the experiment ----------------------------------------------------------------------------
 def run(cfg: ExperimentConfig, opts: RunOptions = RunOptions()) -> pd.DataFrame:
     """Run every cell of ``cfg``; returns the per-cell summary (also written to
-    ``<results_dir>/<name>/summary.csv``)."""
+    ``<results_dir>/<name>/summary.csv``).
+
+    With a scheduler (``opts.scheduler`` or the config's ``scheduler``), extraction and the
+    tasks run on that Dask cluster; this process alone writes checkpoints and MLflow runs.
+    """
+    scheduler = opts.scheduler or cfg.scheduler
+    if scheduler:
+        _say(f"{cfg.name}: sending extraction and tasks to the Dask cluster at {scheduler}")
+    with compute_backend(None, opts.n_jobs, scheduler):
+        return _run(cfg, opts)
+
+
+def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
     t_start = time.perf_counter()
     if opts.cache_dir:  # workers (and the CNN inside them) find the same cache
         os.environ["SERBENCH_CACHE"] = str(Path(opts.cache_dir).resolve())
@@ -185,7 +205,7 @@ def run(cfg: ExperimentConfig, opts: RunOptions = RunOptions()) -> pd.DataFrame:
         for plan, X, X_aug in _plan_dataset(cfg, opts, ds, sets, prints, tracker, out_dir):
             plans.append(plan)
             jobs += _pending_tasks(cfg, plan, tracker, X, X_aug, storage_url)
-    write_plan(out_dir, [p.cell_id for p in plans], prints)
+    write_plan(out_dir, [p.cell_id for p in plans], prints, storage_url)
     _report_stale(out_dir, {p.cell_id for p in plans}, prints)
     done = sum(len(p.folds) + cfg.final_model for p in plans) - len(jobs)
     _say(f"{cfg.name}: {len(plans)} cells, {len(jobs)} tasks to run ({done} already done)")

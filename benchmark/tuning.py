@@ -6,6 +6,8 @@ interrupted study resumes with its finished trials.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from dataclasses import dataclass
 
@@ -53,26 +55,62 @@ def _epoch_pruner(trial: optuna.Trial, fold: int):
     return callback
 
 
+JOURNAL = "journal:"
+
+
 def storage(url: str | None):
-    """An Optuna RDB storage; SQLite gets a long lock timeout for concurrent workers."""
+    """An Optuna storage from a URL: ``journal:<path>`` is Optuna's journal file (safe on a
+    shared file system, for several machines), anything else an SQLAlchemy URL (``sqlite:///``
+    gets a long lock timeout for concurrent workers; ``postgresql://...`` for a server)."""
     if url is None:
         return None
+    if url.startswith(JOURNAL):
+        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+        path = url[len(JOURNAL):]
+        return optuna.storages.JournalStorage(
+            JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
     if url.startswith("sqlite"):
         return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 120}})
     return optuna.storages.RDBStorage(url)
 
 
 ORPHAN = "serbench.orphan"  # a trial whose process died while it ran
+OWNER = "serbench.owner"  # "host:pid" of the process running a trial
 
 
 def _sampler(seed: int, n: int) -> optuna.samplers.TPESampler:
     return optuna.samplers.TPESampler(seed=(seed * 1_000_003 + n) % 2**32)
 
 
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _orphaned(trial: optuna.trial.FrozenTrial) -> bool:
+    """A RUNNING trial whose process is gone: it ran on this host and its pid is dead, or it
+    never said who ran it (killed before its first step). A trial another live process, or
+    another machine, is running is left alone (several processes may tune one study)."""
+    owner = trial.user_attrs.get(OWNER)
+    if owner is None:
+        return True
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def _fail_orphans(study: optuna.Study, store) -> None:
-    """Mark FAIL the trials left RUNNING by a killed process. One (cell, fold) study is only
-    ever tuned by one process at a time, so a RUNNING trial found on opening it is orphaned."""
+    """Mark FAIL the trials left RUNNING by a killed process, so that the budget they used
+    is given again and the study's record says what happened."""
     running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    running = [t for t in running if _orphaned(t)]
     if not running or store is None:  # an in-memory study is new at every call
         return
     study_id = store.get_study_id_from_name(study.study_name)
@@ -131,6 +169,7 @@ def tune(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, speakers: np.ndarray, 
                           "not tuned: fewer than 2 training speakers; defaults used")
 
     def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr(OWNER, _owner())
         params = spec.space(_WithFixed(trial, fixed or {}))
         scores = []
         for step, (tr, va) in enumerate(splits):

@@ -91,15 +91,16 @@ def _work_chunk(chunk, extractor: Extractor, kind: str, cache_root: str, transfo
 
 
 def extract(paths: Sequence[str], extractor: Extractor, cache: Cache, kind: str = "features",
-            n_jobs: int = 1, backend: str = "loky", chunk_size: int | None = None,
+            n_jobs: int = 1, backend: str | None = None, chunk_size: int | None = None,
             progress: bool = True, transform=None
             ) -> tuple[list[np.ndarray | None], ExtractReport]:
     """Features of every file, in order; a failed file gives ``None`` and an error entry.
 
     Parameters
     ----------
-    n_jobs, backend : joblib's; ``backend="dask"`` uses a running ``distributed.Client`` (or
-        starts a local one) through joblib's Dask backend.
+    n_jobs, backend : joblib's; ``backend=None`` keeps the caller's (loky unless a
+        :func:`compute_backend` is active); ``"dask"`` uses a running ``distributed.Client``
+        (or starts a local one) through joblib's Dask backend.
     chunk_size : files per task; default splits the misses into about 8 tasks per worker.
     """
     t0 = time.perf_counter()
@@ -134,7 +135,7 @@ def extract(paths: Sequence[str], extractor: Extractor, cache: Cache, kind: str 
             warm(extractor.config)
         size = chunk_size or max(1, min(64, int(np.ceil(len(todo) / (8 * workers)))))
         chunks = [todo[k:k + size] for k in range(0, len(todo), size)]
-        with _backend(backend, n_jobs):
+        with compute_backend(backend, n_jobs):
             runner = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
             for done in runner(joblib.delayed(_work)(c, extractor, kind, str(cache.root),
                                                      transform) for c in chunks):
@@ -149,24 +150,35 @@ def extract(paths: Sequence[str], extractor: Extractor, cache: Cache, kind: str 
 
 
 @contextlib.contextmanager
-def _backend(name: str, n_jobs: int):
-    if name != "dask":
+def compute_backend(name: str | None, n_jobs: int = 1, scheduler: str | None = None):
+    """Where joblib work runs inside the block: ``None`` as the caller set it, a joblib
+    backend name (``loky``, ``threading``), or ``dask``: the cluster at ``scheduler``
+    (``tcp://host:8786``), else the ``distributed.Client`` already running, else a local one
+    started for the block. Workers read audio by path, so a cluster needs the data and the
+    cache on a file system they all see."""
+    if name is None and scheduler is None:
+        yield
+        return
+    if name != "dask" and scheduler is None:
         with joblib.parallel_config(backend=name):
             yield
         return
     try:
         from dask.distributed import Client, get_client
     except ImportError as exc:  # pragma: no cover - depends on the optional extra
-        raise ImportError("backend 'dask' needs the dask extra: pip install 'serbench[dask]'"
+        raise ImportError("the dask backend needs `distributed`: pip install 'serbench[dask]'"
                           ) from exc
+    owned = None
+    if scheduler is not None:
+        owned = Client(scheduler, set_as_default=False)
+    else:
+        try:
+            get_client()
+        except ValueError:
+            owned = Client(n_workers=max(1, joblib.effective_n_jobs(n_jobs)),
+                           threads_per_worker=1, processes=True, dashboard_address=None)
     try:
-        get_client()
-        owned = None
-    except ValueError:
-        owned = Client(n_workers=max(1, joblib.effective_n_jobs(n_jobs)), threads_per_worker=1,
-                       processes=True, dashboard_address=None)
-    try:
-        with joblib.parallel_config(backend="dask"):
+        with joblib.parallel_config(backend="dask", **({"client": owned} if owned else {})):
             yield
     finally:
         if owned is not None:

@@ -71,6 +71,7 @@ WRONG_TYPES = [  # (toml, key named in the error, expected type named)
     ('final_model = "no"', "final_model", "bool"),
     ('seed = "0"', "seed", "int"),
     ('results_dir = 1', "results_dir", "str"),
+    ('scheduler = 8786', "scheduler", "str or none"),
     ('features = 1', "[features]", "a table"),
     ('protocol = "loso"', "[protocol]", "a table"),
     ('[protocol]\nkind = 1', "[protocol] kind", "str"),

@@ -387,10 +387,15 @@ def _optuna_figures(res: Results, out: Path, fig_dir: Path) -> list[Path]:
     """History and importances of the final (all-speaker) study of each dataset's best cell."""
     import optuna
 
-    db = out / "optuna.db"
-    if not db.exists():
+    from benchmark.cells import read_plan
+    from benchmark.tuning import storage as open_storage
+
+    url = read_plan(out).get("optuna_storage") or f"sqlite:///{(out / 'optuna.db').resolve()}"
+    local = url.split("///", 1)[-1] if url.startswith("sqlite") else (
+        url[len("journal:"):] if url.startswith("journal:") else None)
+    if local is not None and not Path(local).exists():
         return []
-    storage = optuna.storages.RDBStorage(f"sqlite:///{db.resolve()}")
+    storage = open_storage(url)
     means = res.folds.groupby("cell_id")["uar"].mean()
     written = []
     for dataset, grp in res.cells.groupby("dataset", sort=True):

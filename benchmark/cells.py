@@ -22,6 +22,7 @@ from benchmark.config import ExperimentConfig
 
 FINAL = "final"
 PLAN = "plan.json"
+OPTUNA_DB = "optuna.db"  # the default Optuna store, beside the checkpoints
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,10 @@ def load_cell_results(folder: Path) -> tuple[dict, list[dict]]:
     return meta, folds
 
 
-def write_plan(out_dir: Path, cell_ids: list[str], data: dict, optuna_storage: str) -> None:
+def write_plan(out_dir: Path, cell_ids: list[str], data: dict,
+               optuna_storage: str | None) -> None:
+    """``optuna_storage``: a storage URL given by the user; ``None``: the default SQLite
+    file :data:`OPTUNA_DB` beside the plan (no machine's path is written)."""
     write_json(out_dir / PLAN, {"cells": sorted(cell_ids), "data": data,
                                 "optuna_storage": optuna_storage})
 

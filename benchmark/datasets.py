@@ -74,6 +74,20 @@ def synthetic_root(cache_dir: str | None, n_speakers: int = 8) -> Path:
     return root
 
 
+def resolve_audio(path: str, cache_dir: str | None = None) -> Path | None:
+    """A file named in a checkpoint, on this machine: relative names (``ravdess/Actor_01/
+    ...``) are looked up under the data root, then under the synthetic corpora of the cache;
+    absolute ones (older checkpoints) as they are. ``None`` when it is not here."""
+    p = Path(path)
+    if p.is_absolute():
+        return p if p.exists() else None
+    candidates = [resolve_root(None) / p]
+    cache = Cache(cache_dir).root
+    if cache.is_dir():
+        candidates += [d / p for d in sorted(cache.glob("synth-corpus-*"))]
+    return next((c for c in candidates if c.exists()), None)
+
+
 def make_datasets(cfg: ExperimentConfig, tables: dict[str, pd.DataFrame]) -> list[Dataset]:
     """Apply label maps and drops; combine corpora or keep them apart; restrict cross-corpus
     data to the emotions both sides share."""

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from benchmark import metrics
 from benchmark.cells import (
     FINAL,
+    OPTUNA_DB,
     Cell,
     CorruptCheckpoint,
     cell_digest,
@@ -80,6 +81,7 @@ class CellPlan:
     tags: dict
     y: np.ndarray
     features: FeatureConfig  # what the logged model computes from audio
+    rel_paths: np.ndarray  # each row's file, relative to its data root
     folds: list[Fold] = field(default_factory=list)
 
 
@@ -95,15 +97,17 @@ def feature_sets(cfg: ExperimentConfig) -> dict[str, FeatureSet]:
 
 
 def load_tables(cfg: ExperimentConfig, opts: RunOptions, sets: dict[str, FeatureSet]
-                ) -> tuple[dict[str, pd.DataFrame], dict[str, dict], dict[str, dict]]:
+                ) -> tuple[dict[str, pd.DataFrame], dict[str, dict], dict[str, dict],
+                           dict[str, str]]:
     """Per corpus: the table of every extractor's features (one extraction each, whatever
-    the sets built on it), its fingerprint, and what the extraction took. A file that one
-    extractor cannot use is dropped from every set, so that all sets share the same folds;
-    skipped and failed files are named."""
+    the sets built on it), its fingerprint, what the extraction took, and the data root
+    holding it. A file that one extractor cannot use is dropped from every set, so that all
+    sets share the same folds; skipped and failed files are named."""
     cache = Cache(opts.cache_dir)
     extractors = extractors_of(sets.values())
     tables, prints, timing = {}, {}, {}
-    for name, root in resolve_corpora(cfg, opts.data_root, opts.cache_dir).items():
+    roots = resolve_corpora(cfg, opts.data_root, opts.cache_dir)
+    for name, root in roots.items():
         scan = open_corpus(name, root).scan()
         for row in scan.skipped.itertuples():
             _say(f"[{name}] skipped {row.path}: {row.reason}")
@@ -118,11 +122,11 @@ def load_tables(cfg: ExperimentConfig, opts: RunOptions, sets: dict[str, Feature
             _say(f"[{name}] {failed} file(s) left out of every feature set (above), so that "
                  "all sets are compared on the same files")
         tables[name] = table
-        prints[name] = {**corpus_fingerprint(table), "root": str(root),
-                        "skipped": len(scan.skipped), "failed": failed}
+        prints[name] = {**corpus_fingerprint(table), "skipped": len(scan.skipped),
+                        "failed": failed}
         timing[name] = {space: {"files": r.n_files, "computed": r.misses,
                                 "seconds": round(r.seconds, 3)} for space, r in reports.items()}
-    return tables, prints, timing
+    return tables, prints, timing, roots
 
 
 def augmented_features(table: pd.DataFrame, extractors: list[Extractor], aug_cfg,
@@ -184,14 +188,14 @@ def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
     (out_dir / "folds").mkdir(parents=True, exist_ok=True)
     bank = FeatureBank(cfg.features)
     sets = feature_sets(cfg)
-    tables, prints, timing = load_tables(cfg, opts, sets)
+    tables, prints, timing, roots = load_tables(cfg, opts, sets)
     if any(MODELS[m].input == "audio" for m in cfg.models):
         cache = Cache(opts.cache_dir)
         for name, table in tables.items():  # the CNN's log-mels, cached once, in parallel
             _, report = extract(list(table["path"]), bank, cache, kind="logmel",
                                 n_jobs=opts.n_jobs, progress=opts.progress)
             _say(f"[{name}] log-mels: {report.summary()}")
-    storage_url = opts.optuna_storage or f"sqlite:///{(out_dir / 'optuna.db').resolve()}"
+    storage_url = opts.optuna_storage or f"sqlite:///{(out_dir / OPTUNA_DB).resolve()}"
     optuna_storage(storage_url)  # create the schema here, before workers race to do it
     tracking_uri = opts.tracking_uri or default_uri(cfg.results_dir)
     remember_store(tracking_uri)
@@ -202,10 +206,11 @@ def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
 
     plans, jobs = [], []
     for ds in make_datasets(cfg, tables):
-        for plan, X, X_aug in _plan_dataset(cfg, opts, ds, sets, prints, tracker, out_dir):
+        for plan, X, X_aug in _plan_dataset(cfg, opts, ds, sets, prints, roots, tracker,
+                                            out_dir):
             plans.append(plan)
             jobs += _pending_tasks(cfg, plan, tracker, X, X_aug, storage_url)
-    write_plan(out_dir, [p.cell_id for p in plans], prints, storage_url)
+    write_plan(out_dir, [p.cell_id for p in plans], prints, opts.optuna_storage)
     _report_stale(out_dir, {p.cell_id for p in plans}, prints)
     done = sum(len(p.folds) + cfg.final_model for p in plans) - len(jobs)
     _say(f"{cfg.name}: {len(plans)} cells, {len(jobs)} tasks to run ({done} already done)")
@@ -217,7 +222,8 @@ def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
 
 
 def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
-                  sets: dict[str, FeatureSet], prints: dict, tracker: Tracker, out_dir: Path):
+                  sets: dict[str, FeatureSet], prints: dict, roots: dict[str, str],
+                  tracker: Tracker, out_dir: Path):
     """Every cell of one dataset, with its feature matrix (and augmented copies): feature
     sets x models x normalisations (x augmentation); an audio model (the CNN) once."""
     aug_cfg = cfg.augmentation
@@ -237,6 +243,10 @@ def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
     data = {c: {k: prints[c][k] for k in ("files", "speakers", "bytes", "blake2b")}
             for c in corpora}
     data_tag = ";".join(f"{c}:{prints[c]['blake2b']}" for c in corpora)
+    # checkpoints name files relative to their data root (``ravdess/Actor_01/...``), so they
+    # mean the same on any machine; readers resolve them against theirs
+    rel_paths = np.array([os.path.relpath(p, roots[c]) for p, c in
+                          zip(table["path"], table["corpus"], strict=True)])
     aug_all = (augmented_features(table, extractors_of(sets.values()), aug_cfg, opts)
                if aug_cfg.copies else [])
     logmel = FeatureSet("logmel", ())  # what an audio model reads: the bank's log-mels
@@ -275,7 +285,7 @@ def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
                                 {"config": resolved, "feature_set": spec,
                                  "n_features": len(fs.feature_names)}, tags)
         yield (CellPlan(cell, cid, folder, parent, meta, table, tags, y, cfg.features,
-                        list(folds)), X, X_aug)
+                        rel_paths, list(folds)), X, X_aug)
 
 
 def _pending_tasks(cfg: ExperimentConfig, plan: CellPlan, tracker: Tracker, X: np.ndarray,
@@ -366,9 +376,9 @@ def _record(tracker: Tracker, plan: CellPlan, fname: str, result: dict) -> None:
     y_true = [classes[i] for i in plan.y[test]]
     y_pred = [classes[i] for i in result["y_pred"]]
     s = metrics.scores(y_true, y_pred, classes)
-    rows = plan.table.iloc[test]
     result.update({"scores": s, "y_true": y_true, "y_pred": y_pred,
-                   "paths": rows["path"].tolist(), "speakers": rows["speaker"].tolist()})
+                   "paths": plan.rel_paths[test].tolist(),
+                   "speakers": plan.table["speaker"].iloc[test].tolist()})
     write_json(plan.folder / f"{fname}.json", result)
     log_fold(tracker, plan, fname, result)
 

@@ -7,6 +7,7 @@ compute needs no global run state.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -31,6 +32,8 @@ def default_uri(results_dir: str | Path) -> str:
 
 class Tracker:
     def __init__(self, uri: str, experiment: str, artifact_root: str | Path | None = None):
+        # creating a new store says so at INFO, line by line, through the progress bars
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
         mlflow.set_tracking_uri(uri)
         self.client = MlflowClient(uri)
         found = self.client.get_experiment_by_name(experiment)

@@ -360,6 +360,7 @@ def cross_corpus_matrix(res: Results) -> dict[str, pd.DataFrame]:
 def _example_figure(preds, classes, dataset, fig_dir, slug) -> list[Path]:
     """Waveform and log-mel per emotion for one speaker (the seeds' exploratory view)."""
     from benchmark import audio
+    from benchmark.datasets import resolve_audio
     from features import FeatureBank
 
     speaker = sorted(preds["speaker"].unique())[0]
@@ -369,7 +370,9 @@ def _example_figure(preds, classes, dataset, fig_dir, slug) -> list[Path]:
         rows = preds[(preds["speaker"] == speaker) & (preds["true"] == emotion)]
         if rows.empty:
             continue
-        path = sorted(rows["path"])[0]
+        path = resolve_audio(sorted(rows["path"])[0])
+        if path is None:  # the corpus is not on this machine: no example figure
+            return []
         try:
             y = audio.load(path, bank.config.sr)
         except (audio.AudioError, OSError):
@@ -387,10 +390,10 @@ def _optuna_figures(res: Results, out: Path, fig_dir: Path) -> list[Path]:
     """History and importances of the final (all-speaker) study of each dataset's best cell."""
     import optuna
 
-    from benchmark.cells import read_plan
+    from benchmark.cells import OPTUNA_DB, read_plan
     from benchmark.tuning import storage as open_storage
 
-    url = read_plan(out).get("optuna_storage") or f"sqlite:///{(out / 'optuna.db').resolve()}"
+    url = read_plan(out).get("optuna_storage") or f"sqlite:///{(out / OPTUNA_DB).resolve()}"
     local = url.split("///", 1)[-1] if url.startswith("sqlite") else (
         url[len("journal:"):] if url.startswith("journal:") else None)
     if local is not None and not Path(local).exists():

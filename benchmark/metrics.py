@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import (
     accuracy_score,
     balanced_accuracy_score,
@@ -41,3 +42,39 @@ def summarise(values) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
     v = np.asarray(list(values), dtype=float)
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+
+
+N_BOOT = 2000
+
+
+def speaker_confusions(preds: pd.DataFrame, classes: list[str]) -> tuple[np.ndarray, list]:
+    """Per-speaker confusion counts, shape (n_speakers, K, K), for speaker bootstraps."""
+    idx = {c: i for i, c in enumerate(classes)}
+    speakers = sorted(preds["speaker"].unique())
+    out = np.zeros((len(speakers), len(classes), len(classes)))
+    pos = {s: i for i, s in enumerate(speakers)}
+    for s, t, p in zip(preds["speaker"], preds["true"], preds["pred"], strict=True):
+        out[pos[s], idx[t], idx[p]] += 1
+    return out, speakers
+
+
+def bootstrap_ci(conf: np.ndarray, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float]:
+    """95% percentile CI of pooled UAR, resampling speakers (vectorised over resamples)."""
+    rng = np.random.default_rng(seed)
+    n = conf.shape[0]
+    weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n)
+                        for _ in range(n_boot)])
+    total = np.einsum("bs,skl->bkl", weights, conf)
+    support = total.sum(axis=2)
+    recall = np.divide(np.einsum("bkk->bk", total), support, out=np.zeros_like(support),
+                       where=support > 0)
+    uars = (recall * (support > 0)).sum(1) / np.maximum((support > 0).sum(1), 1)
+    lo, hi = np.quantile(uars, [0.025, 0.975])
+    return float(lo), float(hi)
+
+
+def pooled_uar(conf: np.ndarray) -> float:
+    """UAR of all test files pooled: ``conf`` (n_speakers, K, K) summed over speakers."""
+    total = conf.sum(axis=0)
+    support = total.sum(axis=1)
+    return float(np.mean(np.diag(total)[support > 0] / support[support > 0]))

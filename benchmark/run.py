@@ -9,6 +9,7 @@ module alone writes checkpoints and MLflow runs, in the main process.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import sys
@@ -42,7 +43,7 @@ from benchmark.locations import remember_store
 from benchmark.models import MODELS
 from benchmark.protocols import Fold, check_disjoint, make_folds
 from benchmark.provenance import corpus_fingerprint, git_state, package_versions
-from benchmark.tracking import Tracker, default_uri
+from benchmark.tracking import NOTE, Tracker, default_uri
 from benchmark.tuning import storage as optuna_storage
 from features import FeatureBank, FeatureConfig
 from features.cache import Cache
@@ -203,11 +204,12 @@ def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
     write_json(out_dir / "config.resolved.json", cfg.to_dict())
     write_json(out_dir / "data.json", prints)
     write_timing(out_dir, timing)
+    top = _experiment_run(cfg, tracker, prints)
 
     plans, jobs = [], []
     for ds in make_datasets(cfg, tables):
         for plan, X, X_aug in _plan_dataset(cfg, opts, ds, sets, prints, roots, tracker,
-                                            out_dir):
+                                            out_dir, top):
             plans.append(plan)
             jobs += _pending_tasks(cfg, plan, tracker, X, X_aug, storage_url)
     write_plan(out_dir, [p.cell_id for p in plans], prints, opts.optuna_storage)
@@ -217,23 +219,42 @@ def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
     _execute(jobs, tracker, cfg.name, opts)
     summary = summarise_cells(plans, tracker)
     summary.to_csv(out_dir / "summary.csv", index=False)
+    if len(summary):
+        tracker.finish(top, {"cells": len(summary), "best_uar_mean": summary["uar_mean"].max()})
     _say(f"{cfg.name}: done in {time.perf_counter() - t_start:.0f} s; results in {out_dir}")
     return summary
 
 
+def _base_tags(cfg: ExperimentConfig) -> dict[str, str]:
+    git = git_state()
+    return {"git_commit": git["commit"], "git_dirty": str(git["dirty"]),
+            "feature_config": cfg.features.digest(), "experiment_config": cfg.digest(),
+            **{f"version.{k}": v for k, v in package_versions().items()}}
+
+
+def _experiment_run(cfg: ExperimentConfig, tracker: Tracker, prints: dict) -> str:
+    """The experiment-level MLflow run: one per config and data, every cell nested under it,
+    the whole config as an artifact."""
+    fingerprints = {c: p["blake2b"] for c, p in sorted(prints.items())}
+    plan = hashlib.sha256(json.dumps([cfg.digest(), fingerprints]).encode()).hexdigest()[:16]
+    return tracker.experiment_run(
+        plan, f"{cfg.name} (all cells)",
+        {"corpora": ",".join(sorted(prints)), "feature_sets": ",".join(cfg.feature_sets),
+         "models": ",".join(cfg.models), "protocol": cfg.protocol.kind, "seed": cfg.seed},
+        {**_base_tags(cfg), **{f"data.{c}": f for c, f in fingerprints.items()},
+         NOTE: f"`serbench run` of {cfg.name}: {', '.join(cfg.feature_sets)} x "
+               f"{', '.join(cfg.models)} on {', '.join(sorted(prints))}"})
+
+
 def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
                   sets: dict[str, FeatureSet], prints: dict, roots: dict[str, str],
-                  tracker: Tracker, out_dir: Path):
+                  tracker: Tracker, out_dir: Path, top: str):
     """Every cell of one dataset, with its feature matrix (and augmented copies): feature
     sets x models x normalisations (x augmentation); an audio model (the CNN) once."""
     aug_cfg = cfg.augmentation
     aug_modes = ((False, True) if aug_cfg.compare else (True,)) if aug_cfg.copies else (False,)
     variants = cfg.feature_variants()
-    git = git_state()
-    base_tags = {"git_commit": git["commit"], "git_dirty": str(git["dirty"]),
-                 "feature_config": cfg.features.digest(), "experiment_config": cfg.digest(),
-                 **{f"version.{k}": v for k, v in package_versions().items()}}
-    resolved = json.dumps(cfg.to_dict(), sort_keys=True)
+    base_tags = _base_tags(cfg)
     table = ds.table
     y = np.array([ds.classes.index(e) for e in table["emotion"]])
     protocol = (dataclasses.replace(cfg.protocol, train=ds.train, test=ds.test) if ds.train
@@ -281,9 +302,19 @@ def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
                 "model": model, "feature_set": spec, "feature_variant": cell.label,
                 "speaker_norm": str(norm), "protocol": meta["protocol"],
                 "speaker_dependent": str(cfg.protocol.speaker_dependent)}
+        budget = cfg.tuning.for_model(model)
+        params = {"dataset": ds.name, "feature_set": spec, "features": cell.label,
+                  "model": model, "normalisation": cell.norm_label, "protocol": protocol.kind,
+                  "n_features": len(fs.feature_names), "n_folds": len(folds),
+                  "n_trials": budget.n_trials, "inner_k": budget.inner_k or protocol.inner_k,
+                  "augmented": augmented, "role": role,
+                  **{f"fixed.{k}": v for k, v in cfg.fixed_params.get(model, {}).items()}}
+        words = (f"{model} on {ds.name}, features {cell.label} ({len(fs.feature_names)}), "
+                 f"{'speaker-normalised' if norm else 'global normalisation'}, "
+                 f"{meta['protocol']}, {budget.n_trials} Optuna trials per fold")
         parent = tracker.parent(cid, f"{ds.name}/{cell.label}/{model}/{cell.norm_label}",
-                                {"config": resolved, "feature_set": spec,
-                                 "n_features": len(fs.feature_names)}, tags)
+                                params, {**tags, NOTE: words}, top,
+                                {"config.json": cfg.to_dict()})
         yield (CellPlan(cell, cid, folder, parent, meta, table, tags, y, cfg.features,
                         rel_paths, list(folds)), X, X_aug)
 
@@ -404,7 +435,8 @@ def log_fold(tracker: Tracker, plan: CellPlan, fname: str, result: dict) -> None
 
 def summarise_cells(plans: list[CellPlan], tracker: Tracker | None = None) -> pd.DataFrame:
     """One row per finished cell (mean and std over its outer folds); finishes its parent
-    MLflow run with those metrics."""
+    MLflow run with those metrics, the pooled UAR and its speaker-bootstrap CI, the seconds
+    spent, and its confusion figure, per-fold table and predictions."""
     rows = []
     for plan in plans:
         meta, folds = load_cell_results(plan.folder)
@@ -421,6 +453,32 @@ def summarise_cells(plans: list[CellPlan], tracker: Tracker | None = None) -> pd
                      "wa_mean": wa_m, "wa_std": wa_s, "macro_f1_mean": f1_m,
                      "macro_f1_std": f1_s, "cell_id": plan.cell_id})
         if tracker is not None:
-            tracker.finish_parent(plan.parent, {"uar_mean": uar_m, "uar_std": uar_s,
-                                                "wa_mean": wa_m, "macro_f1_mean": f1_m}, {})
+            tracker.finish_parent(plan.parent, *_cell_record(plan, folds, rows[-1]))
     return pd.DataFrame(rows)
+
+
+def _cell_record(plan: CellPlan, folds: list[dict], row: dict) -> tuple[dict, dict]:
+    """A finished cell's MLflow metrics and artifacts."""
+    from benchmark.report import figures
+
+    classes = list(plan.meta["classes"])
+    preds = pd.DataFrame([{"fold": k, "path": p, "speaker": s, "true": t, "pred": q}
+                          for k, f in enumerate(folds) for p, s, t, q in
+                          zip(f["paths"], f["speakers"], f["y_true"], f["y_pred"],
+                              strict=True)])
+    conf, _ = metrics.speaker_confusions(preds, classes)
+    lo, hi = metrics.bootstrap_ci(conf)
+    m = {k: row[k] for k in ("uar_mean", "uar_std", "wa_mean", "wa_std", "macro_f1_mean",
+                             "macro_f1_std")}
+    m.update({"pooled_uar": metrics.pooled_uar(conf), "pooled_uar_ci_low": lo,
+              "pooled_uar_ci_high": hi, "fit_s": sum(f["fit_s"] for f in folds),
+              "tune_s": sum(f["tune_s"] for f in folds)})
+    per_fold = pd.DataFrame([{"fold": k, "uar": f["scores"]["uar"], "wa": f["scores"]["wa"],
+                              "macro_f1": f["scores"]["macro_f1"], "n_test": len(f["y_true"]),
+                              "inner_uar": f["inner_uar"], "fit_s": f["fit_s"],
+                              "tune_s": f["tune_s"]} for k, f in enumerate(folds)])
+    fig = figures.confusion_grid([(f"{plan.cell.model} ({plan.cell.norm_label})",
+                                   conf.sum(axis=0))], classes,
+                                 f"{plan.cell.dataset}, {plan.cell.label}: recall")
+    return m, {"confusion.png": fig, "folds.csv": per_fold.to_csv(index=False),
+               "predictions.csv": preds.to_csv(index=False)}

@@ -24,6 +24,8 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID  # noqa: E402
 
 CELL_TAG = "serbench.cell"
 FOLD_TAG = "serbench.fold"
+PLAN_TAG = "serbench.plan"  # the experiment-level run of one plan (a set of cells)
+NOTE = "mlflow.note.content"  # the run description the UI shows
 
 
 def default_uri(results_dir: str | Path) -> str:
@@ -42,6 +44,10 @@ class Tracker:
             self.experiment_id = self.client.create_experiment(experiment, location)
         else:
             self.experiment_id = found.experiment_id
+        # MLflow 3 opens an experiment of unknown kind on its GenAI trace views: ours are
+        # training runs, so the UI should open on the runs table
+        self.client.set_experiment_tag(self.experiment_id, "mlflow.experimentKind",
+                                       "custom_model_development")
         self.uri = uri
 
     def _runs(self, cell_id: str, fold: str | None):
@@ -54,14 +60,30 @@ class Tracker:
         finished = [r for r in runs if r.info.status == "FINISHED"]
         return (finished or runs or [None])[0]
 
-    def parent(self, cell_id: str, name: str, params: dict, tags: dict) -> str:
-        """The cell's parent run, created on first use, found again on resume."""
+    def experiment_run(self, plan: str, name: str, params: dict, tags: dict) -> str:
+        """One run for a whole ``serbench run`` plan, the row that expands to its cells in
+        the UI; found again when the same plan is resumed."""
+        found = self.client.search_runs([self.experiment_id], f"tags.`{PLAN_TAG}` = '{plan}'",
+                                        max_results=1)
+        if found:
+            return found[0].info.run_id
+        run = self.client.create_run(self.experiment_id, run_name=name,
+                                     tags={PLAN_TAG: plan, **tags})
+        self._log(run.info.run_id, params=params)
+        return run.info.run_id
+
+    def parent(self, cell_id: str, name: str, params: dict, tags: dict,
+               parent_run: str | None = None, artifacts: dict | None = None) -> str:
+        """The cell's parent run (nested under ``parent_run``), created on first use, found
+        again on resume."""
         run = self._find(cell_id, None)
         if run is not None:
             return run.info.run_id
+        extra = {MLFLOW_PARENT_RUN_ID: parent_run} if parent_run else {}
         run = self.client.create_run(self.experiment_id, run_name=name,
-                                     tags={CELL_TAG: cell_id, FOLD_TAG: "-", **tags})
+                                     tags={CELL_TAG: cell_id, FOLD_TAG: "-", **extra, **tags})
         self._log(run.info.run_id, params=params)
+        self._artifacts(run.info.run_id, artifacts or {})
         return run.info.run_id
 
     def fold_done(self, cell_id: str, fold: str) -> bool:
@@ -90,6 +112,10 @@ class Tracker:
         self._artifacts(parent_id, artifacts)
         self.client.set_terminated(parent_id, "FINISHED")
 
+    def finish(self, run_id: str, metrics: dict) -> None:
+        self._log(run_id, metrics=metrics)
+        self.client.set_terminated(run_id, "FINISHED")
+
     def log_model(self, parent_id: str, log_fn):
         """Run ``log_fn()`` (an ``mlflow.<flavor>.log_model`` call) inside the parent run."""
         with mlflow.start_run(run_id=parent_id):
@@ -113,7 +139,10 @@ class Tracker:
                 elif isinstance(value, str):
                     target.write_text(value)
                 elif hasattr(value, "savefig"):
+                    import matplotlib.pyplot as plt
+
                     value.savefig(target, dpi=120, bbox_inches="tight")
+                    plt.close(value)
                 else:
                     target.write_text(json.dumps(value, indent=1, sort_keys=True))
             self.client.log_artifacts(run_id, tmp)

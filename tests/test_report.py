@@ -9,8 +9,8 @@ from scipy import stats as sps
 
 import benchmark.models
 from benchmark.config import load_experiment
+from benchmark.metrics import bootstrap_ci
 from benchmark.report import write_report
-from benchmark.report.build import bootstrap_ci
 from benchmark.report.stats import corrected_resampled_ttest
 from benchmark.report.tables import Table, to_latex, to_markdown
 from benchmark.run import RunOptions, run

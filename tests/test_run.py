@@ -210,3 +210,32 @@ def test_an_ordinary_run_leaves_the_committed_results_untouched(tmp_path, cache_
     assert after == before
     assert (tmp_path / "runs" / "smoke" / "summary.csv").exists()
     assert (tmp_path / "runs" / "mlflow.db").exists()
+
+
+def test_the_mlflow_store_holds_axes_as_params_metrics_and_figures(tmp_path, cache_dir):
+    """Every cell's parent run can be found and compared by its axes in the UI."""
+    cfg, summary = _smoke(tmp_path, cache_dir)
+    client = MlflowClient(default_uri(cfg.results_dir))
+    exp = client.get_experiment_by_name("smoke")
+    parents = client.search_runs([exp.experiment_id], "tags.`serbench.fold` = '-'",
+                                 max_results=100)
+    assert len(parents) == len(summary) == 4
+    top = client.search_runs([exp.experiment_id], "tags.`serbench.plan` != ''")
+    assert len(top) == 1 and top[0].data.tags["git_commit"]
+    assert any(k.startswith("data.synth") for k in top[0].data.tags)
+    for r in parents:
+        p, m = r.data.params, r.data.metrics
+        assert {"dataset", "feature_set", "model", "normalisation", "protocol", "n_features",
+                "n_folds", "n_trials"} <= set(p) and "config" not in p
+        assert {"uar_mean", "uar_std", "wa_mean", "macro_f1_mean", "pooled_uar",
+                "pooled_uar_ci_low", "pooled_uar_ci_high", "fit_s", "tune_s"} <= set(m)
+        assert m["pooled_uar_ci_low"] <= m["pooled_uar"] <= m["pooled_uar_ci_high"]
+        assert r.data.tags["mlflow.parentRunId"] == top[0].info.run_id
+        assert r.data.tags["mlflow.note.content"].startswith(p["model"])
+        names = {a.path for a in client.list_artifacts(r.info.run_id)}
+        assert {"confusion.png", "folds.csv", "predictions.csv", "config.json"} <= names
+    found = client.search_runs([exp.experiment_id], "params.model = 'svm_rbf' and "
+                               "params.normalisation = 'speaker-norm'")
+    expected = summary[(summary["model"] == "svm_rbf")
+                       & (summary["normalisation"] == "speaker-norm")]["cell_id"]
+    assert sorted(r.data.tags["serbench.cell"] for r in found) == sorted(expected)

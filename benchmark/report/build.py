@@ -14,12 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmark.metrics import N_BOOT, bootstrap_ci, pooled_uar, speaker_confusions
 from benchmark.provenance import git_state, package_versions
 from benchmark.report import figures, stats
 from benchmark.report.results import Results, collect
 from benchmark.report.tables import Table, write
-
-N_BOOT = 2000
 
 
 def _label(row) -> str:
@@ -128,32 +127,6 @@ def cross_corpus_table(res: Results) -> Table | None:
                  ("features", "model", "train"), values)
 
 
-def _confusions(preds: pd.DataFrame, classes: list[str]) -> tuple[np.ndarray, list]:
-    """Per-speaker confusion counts, shape (n_speakers, K, K), for speaker bootstraps."""
-    idx = {c: i for i, c in enumerate(classes)}
-    speakers = sorted(preds["speaker"].unique())
-    out = np.zeros((len(speakers), len(classes), len(classes)))
-    pos = {s: i for i, s in enumerate(speakers)}
-    for s, t, p in zip(preds["speaker"], preds["true"], preds["pred"], strict=True):
-        out[pos[s], idx[t], idx[p]] += 1
-    return out, speakers
-
-
-def bootstrap_ci(conf: np.ndarray, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float]:
-    """95% percentile CI of pooled UAR, resampling speakers (vectorised over resamples)."""
-    rng = np.random.default_rng(seed)
-    n = conf.shape[0]
-    weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n)
-                        for _ in range(n_boot)])
-    total = np.einsum("bs,skl->bkl", weights, conf)
-    support = total.sum(axis=2)
-    recall = np.divide(np.einsum("bkk->bk", total), support, out=np.zeros_like(support),
-                       where=support > 0)
-    uars = (recall * (support > 0)).sum(1) / np.maximum((support > 0).sum(1), 1)
-    lo, hi = np.quantile(uars, [0.025, 0.975])
-    return float(lo), float(hi)
-
-
 def stats_table(res: Results) -> Table | None:
     cmp = stats.paired_comparisons(res.cells, res.folds)
     if cmp.empty:
@@ -199,7 +172,7 @@ def best_per_set(res: Results) -> pd.DataFrame:
         ranked = grp.assign(uar=grp["cell_id"].map(means)).sort_values(
             ["uar", "model"], ascending=[False, True], kind="stable")
         c = ranked.iloc[0]
-        conf, _ = _confusions(res.predictions[res.predictions["cell_id"] == c["cell_id"]],
+        conf, _ = speaker_confusions(res.predictions[res.predictions["cell_id"] == c["cell_id"]],
                               c["classes"])
         lo, hi = bootstrap_ci(conf)
         rows.append({"dataset": dataset, "normalisation": norm, "features": features,
@@ -272,11 +245,9 @@ def ci_table(res: Results) -> Table:
     for _, c in res.cells.sort_values(["dataset", "features", "model", "normalisation"]
                                       ).iterrows():
         preds = res.predictions[res.predictions["cell_id"] == c["cell_id"]]
-        conf, speakers = _confusions(preds, c["classes"])
+        conf, speakers = speaker_confusions(preds, c["classes"])
         lo, hi = bootstrap_ci(conf)
-        diag = np.einsum("skk->k", conf)
-        support = conf.sum(axis=(0, 2))
-        pooled = float(np.mean(diag[support > 0] / support[support > 0]))
+        pooled = pooled_uar(conf)
         rows.append({"dataset": c["dataset"], "features": c["features"], "model": c["model"],
                      "normalisation": c["normalisation"], "pooled UAR": pooled,
                      "CI low": lo, "CI high": hi, "speakers": len(speakers)})
@@ -303,8 +274,8 @@ def make_figures(res: Results, out: Path, results_dir: Path) -> list[Path]:
         panels = []
         recall = {}
         for _, c in grp.sort_values(["normalisation", "model"]).iterrows():
-            conf, _ = _confusions(res.predictions[res.predictions["cell_id"] == c["cell_id"]],
-                                  classes)
+            conf, _ = speaker_confusions(
+                res.predictions[res.predictions["cell_id"] == c["cell_id"]], classes)
             total = conf.sum(axis=0)
             panels.append((_label(c), total))
             recall[_label(c)] = np.diag(total) / np.maximum(total.sum(axis=1), 1)

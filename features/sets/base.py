@@ -70,6 +70,15 @@ class FeatureSet:
         return hash((self.name, self.digest()))
 
 
+def utterance_namespace(label: str, kind: str, *key) -> str:
+    """The cache folder of an extractor of utterance rows only (not frame-level ``logmel``):
+    ``set-<label>-<hash of key>``, the key holding its parameters and library version."""
+    if kind != "features":
+        raise ValueError(f"{label} computes utterance features only, not {kind!r}")
+    digest = hashlib.sha256(":".join(map(str, key)).encode()).hexdigest()[:12]
+    return f"set-{label}-{digest}"
+
+
 def check_finite(values: np.ndarray, names: list[str]) -> np.ndarray:
     """``values`` as float32, or ``FloatingPointError`` naming the first non-finite column."""
     out = np.asarray(values, dtype=np.float32).ravel()

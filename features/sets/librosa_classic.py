@@ -10,12 +10,11 @@ flatness: 199 rows, 398 features.
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 
 import numpy as np
 
-from features.sets.base import check_finite
+from features.sets.base import check_finite, utterance_namespace
 
 ROWS: tuple[tuple[str, int], ...] = (
     ("mfcc", 40), ("chroma", 12), ("mel", 128), ("contrast", 7), ("tonnetz", 6), ("zcr", 1),
@@ -44,12 +43,10 @@ class LibrosaClassic:
         return [f"{r}_{s}" for r in rows for s in ("mean", "std")]
 
     def cache_namespace(self, kind: str = "features") -> str:
-        if kind != "features":
-            raise ValueError(f"librosa_classic computes utterance features only, not {kind!r}")
         import librosa
 
-        key = f"{VERSION}:{self.sr}:{librosa.__version__}"
-        return f"set-librosa-classic-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+        return utterance_namespace("librosa-classic", kind, VERSION, self.sr,
+                                   librosa.__version__)
 
     def extract(self, y: np.ndarray, sr: int) -> np.ndarray:
         """Shape (398,), float32: per descriptor row, its mean then its std over frames."""

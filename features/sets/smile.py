@@ -10,12 +10,11 @@ a file. Reference: Eyben et al. (2016), The Geneva Minimalistic Acoustic Paramet
 from __future__ import annotations
 
 import functools
-import hashlib
 from functools import cached_property
 
 import numpy as np
 
-from features.sets.base import check_finite
+from features.sets.base import check_finite, utterance_namespace
 
 
 @functools.lru_cache(maxsize=4)
@@ -61,10 +60,8 @@ class OpenSmile:
         return list(_smile(self.feature_set).feature_names)
 
     def cache_namespace(self, kind: str = "features") -> str:
-        if kind != "features":
-            raise ValueError(f"openSMILE sets compute utterance features only, not {kind!r}")
-        key = f"{self.feature_set}:{self.sr}:{smile_version()}"
-        return f"set-{self.feature_set.lower()}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+        return utterance_namespace(self.feature_set.lower(), kind, self.feature_set, self.sr,
+                                   smile_version())
 
     def extract(self, y: np.ndarray, sr: int) -> np.ndarray:
         """The set's functionals; shape (len(feature_names),), float32."""

@@ -6,8 +6,10 @@ PIP    := $(PY) -m pip
 SERBENCH := $(VENV)/bin/serbench
 CONFIG ?= experiments/benchmark.toml
 JOBS   ?= 2
+# (pip -qq: errors only; this machine's pip config warns about local indexes on every call.)
 # .venv gets the package with its dev, cnn (PyTorch 2.13.0, a CPU build) and app extras,
 # then compiles the numba kernels once (`serbench warm`), so no later command pays for it.
+# pip runs with -qq (errors only): a machine's pip config may warn on every call.
 STAMP  := $(VENV)/.stamp-dev,cnn,app
 
 .PHONY: help venv benchmark reference test test-all perf reference-perf ui app lint format \
@@ -25,8 +27,8 @@ help:
 
 $(VENV)/.stamp-%: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e ".[$*]"
+	$(PIP) install -qq --upgrade pip
+	$(PIP) install -qq -e ".[$*]"
 	$(VENV)/bin/serbench warm
 	@touch "$@"
 

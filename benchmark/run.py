@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,13 @@ from features.parallel import (
     set_columns,
 )
 from features.sets import Extractor, FeatureSet, feature_set
+
+# loky restarts a worker whose memory grew by 300 MB since its first task (its leak guard);
+# tasks on ComParE's 6,373 columns or the CNN grow that much legitimately. The restarted
+# worker's queued tasks go to the others and nothing is lost, but loky warns, line by line,
+# through the progress bar: that one message from that one module is silenced.
+warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given",
+                        category=UserWarning, module="joblib.externals.loky.process_executor")
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,14 @@ SPEAKER = "speaker"
 META_COLUMNS = ("speaker", "path")
 
 
-def standardize_per_speaker(X: np.ndarray, speakers: np.ndarray, eps: float = 1e-8
+def standardize_per_speaker(X: np.ndarray, speakers: np.ndarray, rtol: float = 1e-10
                             ) -> np.ndarray:
     """Z-score every column within each speaker; a constant column becomes 0.
+
+    Constant means a spread below ``rtol`` times the column's mean magnitude (rounding noise),
+    never below an absolute threshold: features come in any unit (ComParE has columns of
+    order 1e-12), and z-scores must not depend on it (tested: scaling a column by 1e-12
+    changes nothing).
 
     Parameters
     ----------
@@ -32,8 +37,9 @@ def standardize_per_speaker(X: np.ndarray, speakers: np.ndarray, eps: float = 1e
     for spk in pd.unique(speakers):
         rows = speakers == spk
         block = X[rows]
-        sd = block.std(axis=0)
-        out[rows] = (block - block.mean(axis=0)) / np.where(sd > eps, sd, 1.0)
+        mean, sd = block.mean(axis=0), block.std(axis=0)
+        constant = (sd <= rtol * np.abs(mean)) | (sd == 0)
+        out[rows] = np.where(constant, 0.0, (block - mean) / np.where(constant, 1.0, sd))
     return out
 
 

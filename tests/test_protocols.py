@@ -110,3 +110,22 @@ def test_tuning_never_sees_test_speakers(monkeypatch):
         test_speakers = set(t.speaker.iloc[fold.test])
         assert not seen[-1] & test_speakers
         assert out["n_trials"] == 2 and len(out["y_pred"]) == len(fold.test)
+
+
+def test_per_speaker_standardisation_does_not_depend_on_a_features_unit():
+    """ComParE has columns of order 1e-12: an absolute 'constant' threshold zeroed them
+    (0.029 UAR lost on RAVDESS). Scaling a column must change nothing; a constant column
+    (any value, any unit) becomes 0."""
+    from benchmark.preprocessing import standardize_per_speaker
+
+    rng = np.random.default_rng(0)
+    speakers = np.repeat(["a", "b", "c"], 20)
+    X = rng.standard_normal((60, 3)) * [1.0, 3.0, 0.5] + [0.0, 7.0, -2.0]
+    X = np.column_stack([X, np.full(60, 5.0), np.full(60, 5e-12)])
+    base = standardize_per_speaker(X, speakers)
+    for scale in (1e-12, 1e-6, 1e6):
+        np.testing.assert_allclose(standardize_per_speaker(X * scale, speakers), base,
+                                   atol=1e-9)
+    assert np.all(base[:, 3:] == 0)
+    for s in "abc":
+        np.testing.assert_allclose(base[speakers == s, :3].std(axis=0), 1.0)

@@ -60,7 +60,8 @@ def test_smoke_experiment_on_a_cluster_equals_loky_byte_for_byte(tmp_path, clust
 
 
 TUNE = """
-import sys
+import sys, time
+from pathlib import Path
 import numpy as np, pandas as pd
 from benchmark.config import TuningConfig
 from benchmark.models import MODELS
@@ -70,6 +71,10 @@ speakers = np.repeat([f"s{i}" for i in range(4)], 12)
 y = np.tile(np.arange(3), 16)
 X = pd.DataFrame(rng.standard_normal((48, 4)) + y[:, None] * 0.5, columns=list("abcd"))
 X["speaker"] = speakers
+ready = Path(sys.argv[3])  # start together, whatever each process's import time
+(ready / sys.argv[2]).touch()
+while len(list(ready.iterdir())) < 2:
+    time.sleep(0.01)
 tune(MODELS["svm_rbf"], X, y, speakers, speaker_norm=False, seed=int(sys.argv[2]),
      budget=TuningConfig(n_trials=10, pruning=False), inner_k=2, storage_url=sys.argv[1],
      study_name="shared")
@@ -83,7 +88,9 @@ def test_one_study_tuned_from_two_processes_records_every_trial_once(tmp_path, k
     from benchmark.tuning import storage
 
     optuna.create_study(study_name="shared", storage=storage(url), direction="maximize")
-    procs = [subprocess.Popen([sys.executable, "-c", TUNE, url, str(seed)],
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    procs = [subprocess.Popen([sys.executable, "-c", TUNE, url, str(seed), str(ready)],
                               stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
     for p in procs:
         _, err = p.communicate(timeout=300)

@@ -286,10 +286,14 @@ def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
     # one cell per dataset, whatever the feature sets
     grid += [("logmel", "logmel", "set", None, logmel, m, False, False) for m in cfg.models
              if MODELS[m].input == "audio"]
+    matrices: dict[str, tuple] = {}  # one matrix per feature set, shared by its cells
     for label, spec, role, base, fs, model, norm, augmented in grid:
-        keys = set_columns(fs)
-        X = table[keys].to_numpy(np.float32)
-        X_aug = [A[keys].to_numpy(np.float32) for A in aug_all] if augmented else None
+        if label not in matrices:
+            keys = set_columns(fs)
+            matrices[label] = (table[keys].to_numpy(np.float32),
+                               [A[keys].to_numpy(np.float32) for A in aug_all])
+        X, copies = matrices[label]
+        X_aug = copies if augmented else None
         cell = Cell(ds.name, label, spec, model, norm, cfg.protocol.kind, augmented)
         digest = cfg.features.digest() if fs is logmel else fs.digest()
         cid = cell.id(cell_digest(cfg, cell, digest, {c: d["blake2b"] for c, d in data.items()}))

@@ -77,9 +77,7 @@ def set_vector(fs, path: str, data: bytes | None) -> np.ndarray:
     parts = []
     for part in fs.parts:
         row = compute(part.extractor, "features", path, data=data)
-        names = part.extractor.feature_names
-        parts.append(row if len(part.columns) == len(names) else
-                     row[[names.index(c) for c in part.columns]])
+        parts.append(row if part.indices is None else row[part.indices])
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 

@@ -80,10 +80,6 @@ def compute(extractor: Extractor, kind: str, path: str, data: bytes | None = Non
 
 
 def _work(chunk, extractor: Extractor, kind: str, cache_root: str, transform=None):
-    return _work_chunk(chunk, extractor, kind, cache_root, transform)
-
-
-def _work_chunk(chunk, extractor: Extractor, kind: str, cache_root: str, transform=None):
     cache, space = Cache(cache_root), namespace(extractor, kind, transform)
     out = []
     for index, path, key in chunk:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -39,6 +40,15 @@ class Part:
     @property
     def names(self) -> list[str]:
         return [self.prefix + c for c in self.columns]
+
+    @cached_property
+    def indices(self) -> np.ndarray | None:
+        """Positions of :attr:`columns` in the extractor's row; ``None`` when it is all."""
+        names = self.extractor.feature_names
+        if list(self.columns) == list(names):
+            return None
+        where = {n: i for i, n in enumerate(names)}
+        return np.array([where[c] for c in self.columns])
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import librosa
 import numpy as np
 import scipy.fft
 
 from features.config import FeatureConfig
+from features.filters import derivative
 from features.stft import Spectra, power_to_db
 
 
@@ -25,9 +25,9 @@ def mfcc(log_mel: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
 
 
 def deltas(x: np.ndarray, cfg: FeatureConfig) -> list[np.ndarray]:
-    """Delta and delta-delta (``cfg.delta_order`` of them) of each row, by librosa's
-    Savitzky-Golay ``feature.delta``; utterances shorter than the window use the widest odd
-    window that fits, and a one- or two-frame utterance has zero deltas."""
+    """Delta and delta-delta (``cfg.delta_order`` of them) of each row by Savitzky-Golay
+    filtering, as ``librosa.feature.delta``; utterances shorter than the window use the widest
+    odd window that fits, and a one- or two-frame utterance has zero deltas."""
     n = x.shape[1]
     width = min(cfg.delta_width, n if n % 2 else n - 1)
     out = []
@@ -35,5 +35,5 @@ def deltas(x: np.ndarray, cfg: FeatureConfig) -> list[np.ndarray]:
         if width < 3 or order >= width:
             out.append(np.zeros_like(x))
         else:
-            out.append(librosa.feature.delta(x, width=width, order=order, axis=-1))
+            out.append(derivative(x, width, order))
     return out

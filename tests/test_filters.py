@@ -1,0 +1,73 @@
+"""The bank's fixed operators against librosa's, over the parameters configs may set."""
+
+import librosa
+import numpy as np
+import pytest
+
+from features import filters
+
+
+@pytest.mark.parametrize("sr,n_fft,n_mels,fmin,fmax", [
+    (16000, 512, 64, 0.0, None), (16000, 400, 40, 50.0, 7600.0), (22050, 1024, 128, 20.0, None),
+    (8000, 256, 26, 300.0, 3400.0)])
+def test_mel_filterbank_is_librosas(sr, n_fft, n_mels, fmin, fmax):
+    ref = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    ours = filters.mel(sr, n_fft, n_mels, fmin, fmax)
+    assert ours.shape == ref.shape and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("sr,n_fft,n_chroma", [(16000, 512, 12), (22050, 2048, 12),
+                                               (16000, 1024, 24)])
+def test_chroma_filterbank_is_librosas(sr, n_fft, n_chroma):
+    ref = librosa.filters.chroma(sr=sr, n_fft=n_fft, n_chroma=n_chroma, tuning=0.0)
+    np.testing.assert_allclose(filters.chroma(sr, n_fft, n_chroma), ref, rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("win_length,n_fft", [(400, 512), (512, 512), (255, 512)])
+def test_window_is_librosas_padded_hann(win_length, n_fft):
+    ref = librosa.util.pad_center(librosa.filters.get_window("hann", win_length), size=n_fft)
+    np.testing.assert_allclose(filters.hann(win_length, n_fft), ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("width,order,n", [(9, 1, 300), (9, 2, 300), (3, 1, 3), (5, 2, 5),
+                                           (7, 2, 8), (9, 1, 9)])
+def test_derivative_is_librosas_delta(width, order, n):
+    """Edges included: the whole output of a signal as short as the window is edge."""
+    rng = np.random.default_rng(width * 10 + order)
+    x = np.cumsum(rng.standard_normal((3, n)), axis=1).astype(np.float32)
+    ref = librosa.feature.delta(x, width=width, order=order, axis=-1)
+    np.testing.assert_allclose(filters.derivative(x, width, order), ref, rtol=1e-4, atol=1e-5)
+
+
+def test_derivative_of_a_polynomial_is_exact():
+    """A degree-``order`` fit reproduces polynomials of that degree everywhere, and a quadratic's
+    slope in the interior (a local line fit is unbiased for it on a symmetric window)."""
+    t = np.arange(50.0)
+    line, quadratic = 5.0 * t - 3.0, 3.0 * t**2 - 2.0 * t + 1.0
+    np.testing.assert_allclose(filters.derivative(line[None], 7, 1)[0], 5.0, atol=1e-9)
+    np.testing.assert_allclose(filters.derivative(quadratic[None], 7, 2)[0], 6.0, atol=1e-9)
+    np.testing.assert_allclose(filters.derivative(quadratic[None], 7, 1)[0, 3:-3],
+                               6.0 * t[3:-3] - 2.0, atol=1e-9)
+
+
+def test_power_to_db_is_librosas():
+    x = np.abs(np.random.default_rng(0).standard_normal((8, 40))) ** 6
+    for top_db in (80.0, None):
+        np.testing.assert_allclose(filters.power_to_db(x, top_db=top_db),
+                                   librosa.power_to_db(x, ref=1.0, amin=1e-10, top_db=top_db))
+
+
+def test_bank_hot_path_does_not_import_librosa():
+    """Why these operators are ours: a new process extracts without librosa's import cost."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from features import FeatureBank\n"
+            "y = np.sin(np.arange(16000) * 0.05).astype(np.float32)\n"
+            "FeatureBank().extract(y, 16000)\n"
+            "print('librosa' in sys.modules, 'scipy.signal' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "False"]

@@ -281,7 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", help="default: the config's results_dir, runs/ (git-"
                    "ignored); `make reference` gives results/, the committed references")
     p.add_argument("--n-jobs", type=int, default=2)
-    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: results/mlflow.db)")
+    p.add_argument("--tracking-uri",
+                   help="MLflow tracking URI (default: mlflow.db beside the results folder)")
     p.add_argument("--optuna-storage", help="Optuna storage: an SQLAlchemy URL, or "
                    "journal:<path> (a journal file on a shared file system); default: SQLite "
                    "beside the results")

@@ -104,3 +104,25 @@ def test_table_formats_escape_and_bold():
     tex, md = to_latex(t), to_markdown(t)
     assert r"svm\_rbf" in tex and r"\textbf{0.610 $\pm$ 0.050}" in tex and r"50\%" in tex
     assert "**0.610 ± 0.050**" in md and "| rf | 0.550 ± 0.040 |" in md
+
+
+def test_ablation_readme_opens_with_what_each_group_did(tmp_path):
+    """A run about variants says in its first sentence what leaving a group out cost, with the
+    paired test, and shows the ablation table; the numbers are those of variant_stats."""
+    text = SMOKE.read_text().replace('name = "smoke"', 'name = "abl"\nablation = "leave_one_out"')
+    text = text.replace('models = ["svm_rbf", "logreg"]', 'models = ["logreg"]')
+    text = text.replace("speaker_norm = [false, true]", "speaker_norm = [true]")
+    config = tmp_path / "abl.toml"
+    config.write_text(text)
+    cfg = load_experiment(config, results_dir=str(tmp_path / "results"))
+    run(cfg, RunOptions(cache_dir=str(tmp_path / "cache"), n_jobs=2, progress=False))
+    write_report("abl", tmp_path / "results")
+    out = tmp_path / "results" / "abl"
+    opening = (out / "README.md").read_text().split("\n")[2]
+    stats_rows = pd.read_csv(out / "tables" / "variant_stats.csv")
+    worst = stats_rows.loc[stats_rows["diff"].idxmin()]
+    assert f"at worst ({worst['variant']}; paired p = {worst['corrected_t_p']:.2f}" in opening
+    assert f"changed UAR by {worst['diff']:+.3f}" in opening
+    assert "reached a mean UAR" in opening and "won" not in opening  # one configured cell
+    readme = (out / "README.md").read_text()
+    assert readme.index("Feature-group ablation") < readme.index("## Files")

@@ -401,21 +401,50 @@ def write_manifest(out: Path) -> Path:
 
 
 def winners(res: Results) -> str:
-    """One sentence per dataset: the best cell by mean UAR and its margin over the next."""
+    """The README's opening: per dataset, the best configured cell by mean UAR and its margin
+    over the next; where the run has variants (ablations, augmentation), what they changed."""
     means = res.folds.groupby("cell_id")["uar"].mean()
     parts = []
-    for dataset, grp in res.cells.groupby("dataset", sort=True):
+    for dataset, grp in primary(res).groupby("dataset", sort=True):
         ranked = grp.assign(uar=grp["cell_id"].map(means)).sort_values("uar", ascending=False,
                                                                        kind="stable")
         best = ranked.iloc[0]
         what = f"{best['model']} ({best['normalisation']}, features {best['features']})"
-        line = f"On {dataset}, {what} won with a mean UAR of {best['uar']:.3f}"
-        if len(ranked) > 1:
-            nxt = ranked.iloc[1]
-            line += (f", {best['uar'] - nxt['uar']:.3f} ahead of {nxt['model']} "
-                     f"({nxt['normalisation']}, features {nxt['features']})")
-        parts.append(line + ".")
+        if len(ranked) == 1:
+            parts.append(f"On {dataset}, {what} reached a mean UAR of {best['uar']:.3f}.")
+            continue
+        nxt = ranked.iloc[1]
+        parts.append(f"On {dataset}, {what} won with a mean UAR of {best['uar']:.3f}, "
+                     f"{best['uar'] - nxt['uar']:.3f} ahead of {nxt['model']} "
+                     f"({nxt['normalisation']}, features {nxt['features']}).")
+    variants = stats.variant_comparisons(res.cells, res.folds)
+    for (dataset, model, norm), grp in variants.groupby(["dataset", "model", "normalisation"],
+                                                          sort=True):
+        parts.append(_variant_sentence(dataset, model, norm, grp))
     return " ".join(parts)
+
+
+def _variant_sentence(dataset: str, model: str, norm: str, grp: pd.DataFrame) -> str:
+    """What leaving groups out, keeping one group, or augmenting did, with the paired test."""
+    def p(r):
+        return f"paired p = {r['corrected_t_p']:.2f} corrected t, {r['wilcoxon_p']:.2f} Wilcoxon"
+
+    base = grp.iloc[0]
+    head = f"Against {base['base']} ({model}, {norm}, {base['uar_base']:.3f}) on {dataset}"
+    out = grp[grp["variant"].str.startswith("without_")]
+    only = grp[grp["variant"].str.startswith("only_")]
+    other = grp.drop(out.index).drop(only.index)
+    said = []
+    if len(out):
+        w = out.loc[out["diff"].idxmin()]
+        said.append(f"leaving one group out changed UAR by {w['diff']:+.3f} at worst "
+                    f"({w['variant']}; {p(w)})")
+    if len(only):
+        t = only.loc[only["diff"].idxmax()]
+        said.append(f"the best single group, {t['variant']}, reached {t['uar_variant']:.3f} "
+                    f"({t['diff']:+.3f}; {p(t)})")
+    said += [f"{r['variant']} {r['diff']:+.3f} ({p(r)})" for _, r in other.iterrows()]
+    return f"{head}: " + "; ".join(said) + "."
 
 
 def write_readme(out: Path, experiment: str, written: list[Path], res: Results) -> Path:
@@ -424,6 +453,10 @@ def write_readme(out: Path, experiment: str, written: list[Path], res: Results) 
     cells = res.cells
     rel = sorted(str(p.relative_to(out)) for p in written)
     headline = (out / "tables" / "main.md").read_text().strip()
+    for extra in sorted((out / "tables").glob("ablation_*.md")) + [
+            out / "tables" / "variant_stats.md"]:
+        if extra.exists():  # a run about variants opens with them too
+            headline += "\n\n" + extra.read_text().strip()
     lines = [f"# Results of `{experiment}`", "", winners(res), "", headline, "",
              f"Produced by `serbench run experiments/{experiment}.toml` (then `serbench report "
              f"{experiment}`, which rebuilds everything here from the stored folds) on a "

@@ -12,7 +12,7 @@ JOBS   ?= 2
 # pip runs with -qq (errors only): a machine's pip config may warn on every call.
 STAMP  := $(VENV)/.stamp-dev,cnn,app
 
-.PHONY: help venv benchmark reference test test-all perf reference-perf ui app lint format \
+.PHONY: help venv benchmark reference test test-all perf reference-perf ui ui-check app lint format \
 	clean synth
 
 help:
@@ -22,6 +22,7 @@ help:
 	@echo "make perf        extraction throughput on RAVDESS vs naive librosa (runs/perf/)"
 	@echo "make reference-perf  the same into results/perf/"
 	@echo "make ui          open the MLflow UI on the store the last run wrote"
+	@echo "make ui-check    drive the MLflow UI of a smoke run in headless Chromium; screenshots in docs/"
 	@echo "make lint        ruff"
 	@echo "make clean       remove caches and the virtualenv"
 
@@ -54,6 +55,12 @@ reference-perf: $(STAMP)
 
 ui: $(STAMP)
 	$(SERBENCH) ui
+
+$(VENV)/.stamp-ui: $(STAMP)
+
+ui-check: $(VENV)/.stamp-ui
+	$(SERBENCH) run experiments/smoke.toml --n-jobs $(JOBS) -q --results-dir runs/ui-check
+	$(PY) docs/ui_check.py runs/ui-check/mlflow.db smoke docs
 
 app: $(STAMP)
 	$(SERBENCH) app

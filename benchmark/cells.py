@@ -44,6 +44,11 @@ class Cell:
         """The feature variant as tables show it: ``bank``, ``without_pitch``, ``bank+aug``."""
         return self.variant + ("+aug" if self.augmented else "")
 
+    @property
+    def run_name(self) -> str:
+        """The MLflow name of the cell's run; its fold runs append ``/fold00``."""
+        return f"{self.dataset}/{self.label}/{self.model}/{self.norm_label}"
+
     def id(self, digest: str) -> str:
         name = (f"{self.dataset}__{self.label}__{self.model}__{self.norm_label}__"
                 f"{self.protocol}__{digest}")

@@ -324,7 +324,7 @@ def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
         words = (f"{model} on {ds.name}, features {cell.label} ({len(fs.feature_names)}), "
                  f"{'speaker-normalised' if norm else 'global normalisation'}, "
                  f"{meta['protocol']}, {budget.n_trials} Optuna trials per fold")
-        parent = tracker.parent(cid, f"{ds.name}/{cell.label}/{model}/{cell.norm_label}",
+        parent = tracker.parent(cid, cell.run_name,
                                 params, {**tags, NOTE: words}, top,
                                 {"config.json": cfg.to_dict()})
         yield (CellPlan(cell, cid, folder, parent, meta, table, tags, y, cfg.features,
@@ -439,7 +439,7 @@ def log_fold(tracker: Tracker, plan: CellPlan, fname: str, result: dict) -> None
     preds = pd.DataFrame({"path": result["paths"], "speaker": result["speakers"],
                           "true": y_true, "pred": y_pred}).to_csv(index=False)
     tracker.log_fold(plan.parent, plan.cell_id, fname,
-                     f"{plan.cell_id.split('__')[0]}/{plan.cell.model}/{fname}",
+                     f"{plan.cell.run_name}/{fname}",
                      {f"best_{k}": v for k, v in result["params"].items()}, m,
                      {**plan.tags, "note": result["note"]},
                      {"predictions.csv": preds, "confusion.json": s["confusion"]})

@@ -418,9 +418,10 @@ def winners(res: Results) -> str:
                      f"{best['uar'] - nxt['uar']:.3f} ahead of {nxt['model']} "
                      f"({nxt['normalisation']}, features {nxt['features']}).")
     variants = stats.variant_comparisons(res.cells, res.folds)
-    for (dataset, model, norm), grp in variants.groupby(["dataset", "model", "normalisation"],
-                                                          sort=True):
-        parts.append(_variant_sentence(dataset, model, norm, grp))
+    if not variants.empty:
+        for (dataset, model, norm), grp in variants.groupby(
+                ["dataset", "model", "normalisation"], sort=True):
+            parts.append(_variant_sentence(dataset, model, norm, grp))
     return " ".join(parts)
 
 

@@ -7,10 +7,14 @@ from functools import cached_property
 import numpy as np
 import soxr
 
-from features import cepstral, chroma, pitch, spectral, temporal
+from features import balance, cepstral, chroma, pitch, prosody, spectral, temporal
 from features.config import FeatureConfig
 from features.functionals import functionals
 from features.stft import spectra
+
+_BALANCE_ALL = tuple(n for n in balance.NAMES if n not in balance.SPLIT)
+_BALANCE_ALL_IDX = [balance.NAMES.index(n) for n in _BALANCE_ALL]
+_BALANCE_SPLIT_IDX = [balance.NAMES.index(n) for n in balance.SPLIT]
 
 
 class FeatureBank:
@@ -76,6 +80,12 @@ class FeatureBank:
             names += [f"f0_voiced_{s}" for s in stats]
             names += [f"voicing_{s}" for s in stats]
             names.append("voiced_fraction")
+        if "balance" in self.config.groups:
+            names += [f"{row}_{s}" for row in _BALANCE_ALL for s in stats]
+            for part in ("voiced", "unvoiced"):
+                names += [f"{row}_{part}_{s}" for row in balance.SPLIT for s in stats]
+        if "prosody" in self.config.groups:
+            names += list(prosody.NAMES)
         return names
 
     def group_columns(self) -> dict[str, list[str]]:
@@ -105,7 +115,9 @@ class FeatureBank:
         -------
         matrix : np.ndarray, shape (len(frame_names), n_frames), float32
         extra : dict
-            ``f0`` (Hz, 0 when unvoiced) and ``voicing`` rows when the pitch group is on.
+            ``f0`` (Hz, 0 when unvoiced) and ``voicing`` rows when the pitch, balance or
+            prosody group is on; ``balance`` (rows of ``balance.NAMES``) for balance or
+            prosody.
         """
         cfg = self.config
         y = self._prepare(y, sr)
@@ -132,8 +144,10 @@ class FeatureBank:
         matrix = (np.concatenate([np.asarray(r, dtype=np.float32) for r in rows], axis=0)
                   if rows else np.zeros((0, sp.n_frames), np.float32))
         extra = {}
-        if "pitch" in cfg.groups:
+        if {"pitch", "balance", "prosody"} & set(cfg.groups):
             extra["f0"], extra["voicing"] = pitch.pitch(sp, cfg)
+        if {"balance", "prosody"} & set(cfg.groups):
+            extra["balance"] = balance.balance(sp, cfg)
         return matrix, extra
 
     def extract(self, y: np.ndarray, sr: int) -> np.ndarray:
@@ -152,6 +166,14 @@ class FeatureBank:
             parts.append(functionals(f0[voiced][None], cfg.percentiles, hop_s).ravel())
             parts.append(functionals(voicing[None], cfg.percentiles, hop_s).ravel())
             parts.append(np.array([voiced.mean()]))
+        if "balance" in cfg.groups:
+            rows, voiced = extra["balance"], extra["f0"] > 0
+            parts.append(functionals(rows[_BALANCE_ALL_IDX], cfg.percentiles, hop_s).ravel())
+            split = rows[_BALANCE_SPLIT_IDX]  # voice quality differs by phonation: eGeMAPS
+            for frames in (split[:, voiced], split[:, ~voiced]):
+                parts.append(functionals(frames, cfg.percentiles, hop_s).ravel())
+        if "prosody" in cfg.groups:
+            parts.append(prosody.prosody(extra["f0"], extra["balance"][0], hop_s))
         out = np.concatenate(parts).astype(np.float32)
         bad = ~np.isfinite(out)
         if bad.any():

@@ -20,6 +20,8 @@ GROUPS: tuple[str, ...] = (
     "mfcc",  # n_mfcc coefficients (+ deltas)
     "logmel",  # n_mels log-mel bands
     "pitch",  # F0 (voiced frames) and voicing strength
+    "balance",  # loudness, alpha ratio, Hammarberg, slopes, band energies, flux (voicing-aware)
+    "prosody",  # F0 in semitones, its range and slopes, voicing rhythm, loudness peaks
 )
 
 STATISTICS: tuple[str, ...] = ("mean", "std", "min", "max", "skew", "kurt", "slope")

@@ -158,20 +158,25 @@ class FeatureBank:
         """
         cfg = self.config
         hop_s = cfg.hop_length / cfg.sr
+        keep = cfg.statistic_index
+
+        def summary(rows):
+            return functionals(rows, cfg.percentiles, hop_s)[:, keep].ravel()
+
         matrix, extra = self.frames(y, sr)
-        parts = [functionals(matrix, cfg.percentiles, hop_s).ravel()]
+        parts = [summary(matrix)]
         if "pitch" in cfg.groups:
             f0, voicing = extra["f0"], extra["voicing"]
             voiced = f0 > 0
-            parts.append(functionals(f0[voiced][None], cfg.percentiles, hop_s).ravel())
-            parts.append(functionals(voicing[None], cfg.percentiles, hop_s).ravel())
+            parts.append(summary(f0[voiced][None]))
+            parts.append(summary(voicing[None]))
             parts.append(np.array([voiced.mean()]))
         if "balance" in cfg.groups:
             rows, voiced = extra["balance"], extra["f0"] > 0
-            parts.append(functionals(rows[_BALANCE_ALL_IDX], cfg.percentiles, hop_s).ravel())
+            parts.append(summary(rows[_BALANCE_ALL_IDX]))
             split = rows[_BALANCE_SPLIT_IDX]  # voice quality differs by phonation: eGeMAPS
             for frames in (split[:, voiced], split[:, ~voiced]):
-                parts.append(functionals(frames, cfg.percentiles, hop_s).ravel())
+                parts.append(summary(frames))
         if "prosody" in cfg.groups:
             parts.append(prosody.prosody(extra["f0"], extra["balance"][0], hop_s))
         out = np.concatenate(parts).astype(np.float32)

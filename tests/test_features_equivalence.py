@@ -170,15 +170,21 @@ def test_functionals_match_numpy_and_scipy():
 
 
 def test_bank_columns_named_and_selectable():
-    bank = FeatureBank()
+    bank = FeatureBank(CFG.full())
     y = _synthetic()
     x = bank.extract(y, 16000)
     names = bank.feature_names
     assert x.shape == (len(names),) and len(set(names)) == len(names)
     for name in ("mfcc_03_d1_std", "contrast_band2_p90", "f0_voiced_mean", "chroma_A_mean",
-                 "logmel_63_slope", "zcr_kurt", "voiced_fraction"):
+                 "logmel_63_slope", "zcr_kurt", "voiced_fraction", "hammarberg_voiced_p50"):
         assert name in names
-    only = FeatureBank(CFG.with_groups(["mfcc"]))
+    default = FeatureBank().feature_names  # lean: robust functionals, no chroma or log-mel
+    assert len(default) <= 1000 and set(default) <= set(names)
+    assert not any(n.startswith(("chroma", "logmel")) or n.endswith(("_min", "_kurt"))
+                   for n in default)
+    lean = FeatureBank().extract(y, 16000)
+    np.testing.assert_allclose(lean, x[[names.index(n) for n in default]], rtol=1e-6)
+    only = FeatureBank(CFG.full().with_groups(["mfcc"]))
     assert all(n.startswith("mfcc_") for n in only.feature_names)
     sub = only.extract(y, 16000)
     idx = [names.index(n) for n in only.feature_names]

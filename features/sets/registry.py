@@ -1,9 +1,10 @@
 """Feature sets by name: what an experiment's ``feature_sets = [...]`` may say.
 
 ``bank`` (the serbench bank, with the experiment's ``[features]`` parameters), ``bank[g1,g2]``
-(some of its groups), ``egemaps`` and ``compare`` (openSMILE eGeMAPSv02 and ComParE 2016
-functionals), ``librosa_classic`` (the tutorials' recipe), and any of them fused with ``+``
-(``bank+egemaps``: columns side by side, each prefixed with its set's name).
+(some of its groups), ``bank_full`` (every group and functional), ``egemaps`` and ``compare``
+(openSMILE eGeMAPSv02 and ComParE 2016 functionals), ``librosa_classic`` (the tutorials'
+recipe), and any of them fused with ``+`` (``bank+egemaps``: columns side by side, each
+prefixed with its set's name).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from features.sets.smile import OpenSmile
 #: Names a set may have, each with what it is (for errors and docs).
 SETS: dict[str, str] = {
     "bank": "the serbench bank ([features] parameters); bank[g1,g2]: some of its groups",
+    "bank_full": "the bank with every group and every functional (chroma, log-mel, min/max, "
+                 "skewness, kurtosis too)",
     "egemaps": "openSMILE eGeMAPSv02 functionals (88)",
     "compare": "openSMILE ComParE_2016 functionals (6,373)",
     "librosa_classic": "the SER tutorials' librosa recipe, mean and std (398)",
@@ -34,6 +37,9 @@ def _part(spec: str, bank_config: FeatureConfig, prefix: str) -> Part:
     name, args = m["name"], m["args"]
     if args is not None and name != "bank":
         raise ValueError(f"feature set {spec!r}: only bank takes [groups]")
+    if name == "bank_full":
+        bank = FeatureBank(bank_config.full())
+        return Part(bank, tuple(bank.feature_names), prefix)
     if name == "bank":
         bank = FeatureBank(bank_config)
         if args is None:

@@ -1,0 +1,38 @@
+"""The committed reference results are portable: no machine's absolute path in any file."""
+
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+#: Absolute paths of the kinds machines have: POSIX homes and scratch, macOS, Windows drives.
+ABSOLUTE = re.compile(rb"(?<![\w.])(/tmp/|/work/|/root/|/home/|/Users/|/mnt/|/scratch/|"
+                      rb"[A-Za-z]:\\\\)")
+
+
+def _committed() -> list[Path]:
+    try:
+        out = subprocess.run(["git", "ls-files", "-z", "results"], cwd=ROOT,
+                             capture_output=True, check=True).stdout
+        files = [ROOT / p for p in out.decode().split("\0") if p]
+    except (OSError, subprocess.CalledProcessError):  # an exported tree, not a checkout
+        files = [p for p in (ROOT / "results").rglob("*") if p.is_file()]
+    return [p for p in files if p.exists()]
+
+
+def test_no_absolute_path_in_committed_results():
+    files = _committed()
+    assert len(files) > 100  # the references are there to be checked
+    offending = []
+    for path in files:
+        m = ABSOLUTE.search(path.read_bytes())  # binary files too: SQLite, PDF metadata
+        if m:
+            offending.append(f"{path.relative_to(ROOT)}: {m.group(0).decode(errors='replace')}")
+    assert not offending, "absolute paths in committed results:\n" + "\n".join(offending[:20])
+
+
+def test_the_pattern_finds_what_it_must():
+    for text in (b'"path": "/home/ann/data/x.wav"', b"C:\\\\Users\\\\x", b"see /tmp/abc"):
+        assert ABSOLUTE.search(text)
+    for text in (b'"path": "ravdess/Actor_01/x.flac"', b"results/perf", b"a/tmp/b"):
+        assert not ABSOLUTE.search(text)

@@ -128,12 +128,15 @@ class Cache:
         path = self._path(namespace, key)
         if not self.marked:
             self.claim()
-        path.parent.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
         np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
         payload = buf.getvalue()
         digest = _checksum(namespace, key, payload)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
+        try:  # the folder nearly always exists: try first, create only when it does not
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(MAGIC + digest + payload)

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, replace
 from features.schema import build
 
 #: Bump when a change to the feature code alters any output value: it invalidates the cache.
-FEATURE_CODE_VERSION = "3"  # 3: float32 STFT; 2: own STFT, filterbanks, deltas
+FEATURE_CODE_VERSION = "4"  # 4: float32 flatness logs; 3: float32 STFT; 2: own STFT
 
 #: Descriptor groups, in column order. An ablation selects a subset of these names.
 GROUPS: tuple[str, ...] = (

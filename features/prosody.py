@@ -40,30 +40,35 @@ def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, stops - starts
 
 
+def _median3_within_segments(st: np.ndarray) -> np.ndarray:
+    """3-frame running median of a contour, each NaN-delimited segment padded by repeating
+    its end values (so a segment's edges are medians of their own values)."""
+    left = np.concatenate(([np.nan], st[:-1]))
+    right = np.concatenate((st[1:], [np.nan]))
+    left = np.where(np.isnan(left), st, left)
+    right = np.where(np.isnan(right), st, right)
+    lo, hi = np.minimum(left, right), np.maximum(left, right)
+    return np.clip(st, lo, hi)  # the median of three is the middle one
+
+
 def movements(st: np.ndarray, hop_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Slopes (semitones/s) of the rising and falling stretches of a semitone contour (NaN
     where unvoiced): within each voiced segment, smoothed by a 3-frame median (one-frame octave
     errors vanish), a stretch runs between consecutive turning points and its slope is its
     rise over its duration. Segments under 3 frames are flicker and skipped. Falling slopes
     are returned as magnitudes."""
+    smooth = _median3_within_segments(st)
     starts, lengths = runs(~np.isnan(st))
     rise, fall = [], []
     for start, length in zip(starts, lengths, strict=True):
         if length < 3:  # a one- or two-frame "segment" is a voicing flicker, not a movement
             continue
-        seg = st[start:start + length]
-        padded = np.concatenate(([seg[0]], seg, [seg[-1]]))
-        seg = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
-        sign = np.sign(np.diff(seg))
-        turns = np.flatnonzero(np.diff(sign) != 0) + 1
+        seg = smooth[start:start + length]
+        turns = np.flatnonzero(np.diff(np.sign(np.diff(seg))) != 0) + 1
         bounds = np.concatenate(([0], turns, [length - 1]))
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            if b > a:
-                slope = (seg[b] - seg[a]) / ((b - a) * hop_s)
-                if slope > 0:
-                    rise.append(slope)
-                elif slope < 0:
-                    fall.append(-slope)
+        slopes = (seg[bounds[1:]] - seg[bounds[:-1]]) / (np.diff(bounds) * hop_s)
+        rise += slopes[slopes > 0].tolist()
+        fall += (-slopes[slopes < 0]).tolist()
     return np.asarray(rise), np.asarray(fall)
 
 

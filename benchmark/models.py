@@ -72,7 +72,8 @@ def _cnn(p, seed, balanced):
     from benchmark.cnn import LogMelCNN
 
     return LogMelCNN(lr=p["lr"], width=p["width"], dropout=p["dropout"],
-                     max_epochs=p["max_epochs"], n_frames=200, class_weight=balanced,
+                     max_epochs=p["max_epochs"], n_frames=p["n_frames"],
+                     speaker_norm=p.get("speaker_norm", False), class_weight=balanced,
                      seed=seed)
 
 
@@ -115,11 +116,11 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in (
               lambda t: {"C": t.suggest_float("C", 1e-3, 10.0, log=True)},
               {"C": 0.1}),
     ModelSpec("cnn", _cnn,
-              lambda t: {"lr": t.suggest_float("lr", 1e-3, 5e-3, log=True),
-                         "width": t.suggest_categorical("width", [8, 12]),
+              lambda t: {"lr": t.suggest_float("lr", 1e-3, 6e-3, log=True),
+                         "width": t.suggest_categorical("width", [12, 16]),
                          "dropout": t.suggest_float("dropout", 0.1, 0.5),
-                         "max_epochs": t.suggest_int("max_epochs", 15, 30, step=5)},
-              {"lr": 3e-3, "width": 8, "dropout": 0.3, "max_epochs": 30},
+                         "max_epochs": t.suggest_int("max_epochs", 20, 40, step=10)},
+              {"lr": 3e-3, "width": 16, "dropout": 0.3, "max_epochs": 30, "n_frames": 300},
               input="audio"),
     ModelSpec("knn", _knn,
               lambda t: {"n_neighbors": t.suggest_int("n_neighbors", 1, 30),
@@ -132,8 +133,9 @@ def build_pipeline(spec: ModelSpec, params: dict, *, speaker_norm: bool, seed: i
                    class_weight: bool = True, select_k: int | None = None) -> Pipeline:
     """The model's pipeline. Feature models take the table (with its ``speaker`` column);
     audio models (the CNN) take the ``path``/``speaker`` columns and normalise internally."""
-    if spec.input == "audio":
-        return Pipeline([("clf", spec.make({**spec.defaults, **params}, seed, class_weight))])
+    if spec.input == "audio":  # the network standardises its own log-mel bands
+        p = {**spec.defaults, **params, "speaker_norm": speaker_norm}
+        return Pipeline([("clf", spec.make(p, seed, class_weight))])
     steps = [("speaker_norm", SpeakerStandardScaler(enabled=speaker_norm)),
              ("scale", MinMaxScaler())]
     if select_k:

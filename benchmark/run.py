@@ -282,10 +282,10 @@ def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
     grid = [(label, v.spec, v.role, v.base, sets[label], m, n, a)
             for label, v in variants.items() for m in cfg.models
             if MODELS[m].input != "audio" for n in cfg.speaker_norm for a in aug_modes]
-    # a network on log-mels normalises per band itself, and reads audio, not feature rows:
-    # one cell per dataset, whatever the feature sets
-    grid += [("logmel", "logmel", "set", None, logmel, m, False, False) for m in cfg.models
-             if MODELS[m].input == "audio"]
+    # a network on log-mels reads audio, not feature rows, and standardises its own log-mel
+    # bands (globally or per speaker): one cell per dataset and normalisation
+    grid += [("logmel", "logmel", "set", None, logmel, m, n, False) for m in cfg.models
+             if MODELS[m].input == "audio" for n in cfg.speaker_norm]
     matrices: dict[str, tuple] = {}  # one matrix per feature set, shared by its cells
     for label, spec, role, base, fs, model, norm, augmented in grid:
         if label not in matrices:

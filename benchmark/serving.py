@@ -37,7 +37,7 @@ META = "meta.json"
 #: code, not data read from the artifact it vets: loading a model file that holds any other
 #: type fails, whoever wrote the file.
 TRUSTED_TYPES: tuple[str, ...] = (
-    "benchmark.cnn.LogMelCNN",
+    "benchmark.cnn.estimator.LogMelCNN",
     "benchmark.preprocessing.SpeakerStandardScaler",
     "features.config.FeatureConfig",
     "sklearn.calibration._CalibratedClassifier",

@@ -21,7 +21,7 @@ def split(synth_root, tmp_path_factory):
 
 
 def _model(cache, **kw):
-    params = dict(n_frames=150, width=8, n_blocks=3, max_epochs=12, patience=12, lr=3e-3,
+    params = dict(n_frames=150, width=8, n_blocks=3, max_epochs=20, patience=20, lr=3e-3,
                   batch_size=16, cache_dir=cache, seed=0)
     params.update(kw)
     return LogMelCNN(**params)
@@ -49,7 +49,7 @@ def test_cnn_is_deterministic_and_sklearn_compatible(split):
     # stored without pickle (skops), loaded back, the same predictions
     from skops.io import dumps, loads
 
-    restored = loads(dumps(a), trusted=["benchmark.cnn.LogMelCNN"])
+    restored = loads(dumps(a), trusted=["benchmark.cnn.estimator.LogMelCNN"])
     np.testing.assert_array_equal(restored.predict_proba(test[["path", "speaker"]]),
                                   a.predict_proba(test[["path", "speaker"]]))
 
@@ -97,3 +97,25 @@ def test_cnn_tunes_with_optuna_and_prunes_per_epoch(split, monkeypatch):
                   budget=TuningConfig(n_trials=2), inner_k=2, seed=0)
     assert result.n_trials + result.n_pruned == 2 and result.inner_uar is not None
     assert "lr" in result.params and len(seen) == 4  # 2 trials x 2 inner folds
+
+
+def test_speaker_norm_uses_each_speakers_own_rows_only(split):
+    """The speaker-normalised CNN standardises a speaker's log-mel bands with statistics of
+    that speaker's own recordings: other speakers' rows (in training or at test) change
+    nothing, so a test speaker scores the same alone as among others."""
+    train, test, cache = split
+    model = _model(cache, max_epochs=1, speaker_norm=True).fit(train[["path", "speaker"]],
+                                                              train["emotion"])
+    assert model.band_mean_ is None and model.band_std_ is None
+    X = test[["path", "speaker"]]
+    spk = X["speaker"].to_numpy()
+    mels, norm = model._logmels(X), model._normalised(X)
+    for s in np.unique(spk):
+        rows = np.flatnonzero(spk == s)
+        frames = np.concatenate([mels[i] for i in rows], axis=1)
+        mean, std = frames.mean(1, keepdims=True), frames.std(1, keepdims=True) + 1e-5
+        for i in rows:
+            np.testing.assert_allclose(norm[i], (mels[i] - mean) / std, rtol=1e-4, atol=1e-4)
+    alone = X[spk == spk[0]]
+    np.testing.assert_allclose(model.predict_proba(alone), model.predict_proba(X)[spk == spk[0]],
+                               rtol=1e-5, atol=1e-6)

@@ -436,6 +436,9 @@ def log_fold(tracker: Tracker, plan: CellPlan, fname: str, result: dict) -> None
          **{f"recall_{c}": v["recall"] for c, v in s["per_class"].items() if v["support"]}}
     if result["inner_uar"] is not None:
         m["inner_uar"] = result["inner_uar"]
+    for key in ("epochs", "seconds_per_epoch"):  # networks only
+        if result.get(key) is not None:
+            m[key] = result[key]
     preds = pd.DataFrame({"path": result["paths"], "speaker": result["speakers"],
                           "true": y_true, "pred": y_pred}).to_csv(index=False)
     tracker.log_fold(plan.parent, plan.cell_id, fname,
@@ -485,6 +488,10 @@ def _cell_record(plan: CellPlan, folds: list[dict], row: dict) -> tuple[dict, di
     m.update({"pooled_uar": metrics.pooled_uar(conf), "pooled_uar_ci_low": lo,
               "pooled_uar_ci_high": hi, "fit_s": sum(f["fit_s"] for f in folds),
               "tune_s": sum(f["tune_s"] for f in folds)})
+    timed = [f for f in folds if f.get("seconds_per_epoch") is not None]  # networks
+    if timed:
+        m["seconds_per_epoch"] = float(np.mean([f["seconds_per_epoch"] for f in timed]))
+        m["epochs_mean"] = float(np.mean([f["epochs"] for f in timed]))
     per_fold = pd.DataFrame([{"fold": k, "uar": f["scores"]["uar"], "wa": f["scores"]["wa"],
                               "macro_f1": f["scores"]["macro_f1"], "n_test": len(f["y_true"]),
                               "inner_uar": f["inner_uar"], "fit_s": f["fit_s"],

@@ -39,7 +39,7 @@ class LogMelCNN(ClassifierMixin, BaseEstimator):
     cache_dir, feature_config : where the log-mels are cached and how they are computed.
     """
 
-    def __init__(self, n_frames: int = 300, width: int = 16, n_blocks: int = 4,
+    def __init__(self, n_frames: int = 300, width: int = 8, n_blocks: int = 4,
                  dropout: float = 0.3, lr: float = 3e-3, weight_decay: float = 1e-2,
                  batch_size: int = 32, max_epochs: int = 30, patience: int = 30,
                  mixup: float = 0.2, label_smoothing: float = 0.1, spec_augment: bool = True,

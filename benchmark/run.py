@@ -229,7 +229,11 @@ def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
     summary.to_csv(out_dir / "summary.csv", index=False)
     if len(summary):
         tracker.finish(top, {"cells": len(summary), "best_uar_mean": summary["uar_mean"].max()})
-    _say(f"{cfg.name}: done in {time.perf_counter() - t_start:.0f} s; results in {out_dir}")
+    wall = time.perf_counter() - t_start
+    write_json(out_dir / "run.json", {"wall_s": round(wall, 1), "tasks_run": len(jobs),
+                                      "tasks_resumed": done, "n_jobs": opts.n_jobs,
+                                      "cores": os.cpu_count()})
+    _say(f"{cfg.name}: done in {wall:.0f} s; results in {out_dir}")
     return summary
 
 

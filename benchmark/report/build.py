@@ -448,6 +448,19 @@ def _variant_sentence(dataset: str, model: str, norm: str, grp: pd.DataFrame) ->
     return f"{head}: " + "; ".join(said) + "."
 
 
+def _wall_time(out: Path) -> str:
+    """How long the run that wrote these folds took (``run.json``), or nothing."""
+    path = out / "run.json"
+    if not path.exists():
+        return ""
+    r = json.loads(path.read_text())
+    resumed = (f"; {r['tasks_resumed']} more were resumed from checkpoints"
+               if r["tasks_resumed"] else "")
+    return (f"Wall time of the run: {r['wall_s']:.0f} s ({r['wall_s'] / 60:.1f} min, extraction "
+            f"included) for {r['tasks_run']} tasks{resumed}, {r['n_jobs']} workers on "
+            f"{r['cores']} cores.")
+
+
 def write_readme(out: Path, experiment: str, written: list[Path], res: Results) -> Path:
     import os
 
@@ -461,7 +474,8 @@ def write_readme(out: Path, experiment: str, written: list[Path], res: Results) 
     lines = [f"# Results of `{experiment}`", "", winners(res), "", headline, "",
              f"Produced by `serbench run experiments/{experiment}.toml` (then `serbench report "
              f"{experiment}`, which rebuilds everything here from the stored folds) on a "
-             f"machine with {os.cpu_count()} cores. Protocols: {_protocols(cells)}.", "",
+             f"machine with {os.cpu_count()} cores. Protocols: {_protocols(cells)}.",
+             _wall_time(out), "",
              "## Files", "", "| file | what it is |", "|---|---|"]
     what = {
         "tables/main": "feature sets x models x corpora: UAR, WA, macro-F1, mean ± std over "
@@ -485,6 +499,7 @@ def write_readme(out: Path, experiment: str, written: list[Path], res: Results) 
         "figures/ablation_": "feature-group ablation bars",
         "manifest.json": "git commit, packages, resolved config, seeds, corpus fingerprints",
         "timestamps.json": "when the report was written (kept apart for determinism)",
+        "run.json": "the run's wall time, tasks run and resumed, workers",
         "summary.csv": "one row per cell, as `serbench run` printed it",
         "folds/": "per-fold checkpoints: predictions, best parameters (the stored runs)",
     }

@@ -63,7 +63,7 @@ def fit_fold(X: np.ndarray, columns: list[str], speakers: np.ndarray, y: np.ndar
            "tune_s": round(tuned.seconds, 2), "fit_s": round(fit_s, 2), "note": tuned.note,
            "test": test.tolist(), "y_pred": pred.tolist(), "n_train": int(len(train)),
            "n_train_fitted": int(len(ytr))}
-    clf = pipe.named_steps["clf"]
+    clf = getattr(pipe, "named_steps", {}).get("clf", pipe)
     if hasattr(clf, "seconds_per_epoch_"):  # a network: how long it trained, and how fast
         out["epochs"] = int(clf.n_epochs_)
         out["seconds_per_epoch"] = round(float(clf.seconds_per_epoch_), 3)

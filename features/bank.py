@@ -185,6 +185,27 @@ class FeatureBank:
             raise FloatingPointError(f"non-finite feature {self.feature_names[np.argmax(bad)]}")
         return out
 
+    def undefined(self, y: np.ndarray, sr: int) -> list[str]:
+        """Columns of :meth:`extract` that hold a stand-in 0 for this signal because what
+        they summarise is absent from it: F0 statistics without a voiced frame, voiced or
+        unvoiced balance statistics without such frames, prosody without movements. Every
+        other column is defined (and all are finite)."""
+        cfg = self.config
+        _, extra = self.frames(y, sr)
+        if "f0" not in extra:
+            return []
+        stats, voiced = cfg.statistics, extra["f0"] > 0
+        names: list[str] = []
+        if "pitch" in cfg.groups and not voiced.any():
+            names += [f"f0_voiced_{s}" for s in stats]
+        if "balance" in cfg.groups:
+            for part, frames in (("voiced", voiced), ("unvoiced", ~voiced)):
+                if not frames.any():
+                    names += [f"{row}_{part}_{s}" for row in balance.SPLIT for s in stats]
+        if "prosody" in cfg.groups:
+            names += prosody.undefined(extra["f0"], cfg.hop_length / cfg.sr)
+        return names
+
     def logmel(self, y: np.ndarray, sr: int) -> np.ndarray:
         """Frame-level log-mel (dB) for spectrogram models; shape (n_mels, n_frames), float32."""
         y = self._prepare(y, sr)

@@ -79,6 +79,10 @@ def pitch(sp: Spectra, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     lag_max = int(np.ceil(cfg.sr / cfg.f0_min))
     # irfft of a real, even spectrum is a DCT-I: a real transform, no complex copy
     ac = scipy.fft.dct(sp.power, type=1, axis=0)[: lag_max + 2]
+    # without the 0 Hz bin (its term of the DCT-I is power[0] at every lag): a frame's mean is
+    # not a periodicity, and a DC offset or a constant signal must not read as voiced (Praat
+    # removes each frame's mean for the same reason)
+    ac -= sp.power[0][None, :]
     wac = window_autocorrelation(cfg.n_fft, cfg.win_length)
     floor = max(float(ac[0].max()) * 10 ** (-SILENCE_DB / 10), 1e-20)
     return _pitch_kernel(np.ascontiguousarray(ac), wac, lag_min, lag_max, floor,

@@ -117,3 +117,22 @@ def prosody(f0_hz: np.ndarray, loudness: np.ndarray, hop_s: float) -> np.ndarray
             peaks = (mid > smooth[:-2]) & (mid >= smooth[2:]) & (mid > np.median(smooth))
             out[15] = np.count_nonzero(peaks) / duration
     return out
+
+
+def undefined(f0_hz: np.ndarray, hop_s: float) -> list[str]:
+    """The parameters of :data:`NAMES` that :func:`prosody` fills with 0 for this contour
+    because what they describe is absent (no voiced frame, no rise, no unvoiced stretch)."""
+    st = semitones(f0_hz)
+    voiced = ~np.isnan(st)
+    out: list[str] = []
+    if not voiced.any():
+        out += [*NAMES[:6], "voiced_seg_mean", "voiced_seg_std"]
+    rise, fall = movements(st, hop_s)
+    if not rise.size:
+        out += ["f0_rise_mean", "f0_rise_std"]
+    if not fall.size:
+        out += ["f0_fall_mean", "f0_fall_std"]
+    if voiced.all():
+        out += ["unvoiced_seg_mean", "unvoiced_seg_std"]
+    return out
+

@@ -193,21 +193,39 @@ def test_bank_columns_named_and_selectable():
     assert 100 < x[names.index("f0_voiced_p50")] < 400
 
 
-@pytest.mark.parametrize("kind", ["silence", "ten_samples", "one_frame", "clipped", "dc",
-                                  "full_scale_noise", "impulse"])
+@pytest.mark.parametrize("kind", ["silence", "ten_samples", "one_frame", "fifty_ms",
+                                  "clipped", "dc", "full_scale_noise", "impulse"])
 def test_degenerate_signals_give_finite_features(kind):
     rng = np.random.default_rng(0)
     y = {
         "silence": np.zeros(16000),
         "ten_samples": rng.standard_normal(10) * 0.1,
         "one_frame": rng.standard_normal(100) * 0.1,
+        "fifty_ms": np.sin(np.arange(800) * 2 * np.pi * 150 / 16000) * 0.5,
         "clipped": np.clip(np.sin(np.arange(16000) * 0.05) * 10, -1, 1),
         "dc": np.full(8000, 0.5),
         "full_scale_noise": np.clip(rng.standard_normal(16000), -1, 1),
         "impulse": np.eye(1, 8000, 4000)[0],
     }[kind].astype(np.float32)
-    x = FeatureBank().extract(y, 16000)
+    bank = FeatureBank(CFG.full())
+    x = bank.extract(y, 16000)
     assert np.isfinite(x).all()
+    # what is undefined is named, and holds the stand-in 0
+    undefined = bank.undefined(y, 16000)
+    assert set(undefined) <= set(bank.feature_names)
+    idx = [bank.feature_names.index(n) for n in undefined]
+    assert np.all(x[idx] == 0)
+    if kind in ("silence", "full_scale_noise", "dc"):  # nothing voiced in these
+        assert "f0_voiced_mean" in undefined and "alpha_ratio_voiced_mean" in undefined
+        assert "f0_st_p50" in undefined and "alpha_ratio_unvoiced_mean" not in undefined
+
+
+def test_a_voiced_vowel_has_its_f0_defined():
+    t = np.arange(16000) / 16000
+    y = (0.5 * np.sin(2 * np.pi * 150 * t) + 0.2 * np.sin(2 * np.pi * 300 * t)).astype(
+        np.float32)
+    undefined = FeatureBank().undefined(y, 16000)
+    assert "f0_st_p50" not in undefined and "alpha_ratio_voiced_mean" not in undefined
 
 
 def test_resampling_inside_extract():

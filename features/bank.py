@@ -7,7 +7,8 @@ from functools import cached_property
 import numpy as np
 import soxr
 
-from features import balance, cepstral, chroma, pitch, prosody, spectral, temporal
+from features import (balance, cepstral, chroma, formants, pitch, prosody, spectral, temporal,
+                      voice)
 from features.config import FeatureConfig
 from features.functionals import functionals
 from features.stft import spectra
@@ -15,6 +16,8 @@ from features.stft import spectra
 _BALANCE_ALL = tuple(n for n in balance.NAMES if n not in balance.SPLIT)
 _BALANCE_ALL_IDX = [balance.NAMES.index(n) for n in _BALANCE_ALL]
 _BALANCE_SPLIT_IDX = [balance.NAMES.index(n) for n in balance.SPLIT]
+#: Groups that need the F0 track.
+_F0_GROUPS = {"pitch", "balance", "prosody", "voice", "formants"}
 
 
 class FeatureBank:
@@ -86,6 +89,11 @@ class FeatureBank:
                 names += [f"{row}_{part}_{s}" for row in balance.SPLIT for s in stats]
         if "prosody" in self.config.groups:
             names += list(prosody.NAMES)
+        if "voice" in self.config.groups:
+            names += [f"{row}_{s}" for row in voice.FRAME_NAMES for s in stats]
+            names += list(voice.UTTERANCE_NAMES)
+        if "formants" in self.config.groups:
+            names += [f"{row}_{s}" for row in formants.NAMES for s in stats]
         return names
 
     def group_columns(self) -> dict[str, list[str]]:
@@ -144,10 +152,21 @@ class FeatureBank:
         matrix = (np.concatenate([np.asarray(r, dtype=np.float32) for r in rows], axis=0)
                   if rows else np.zeros((0, sp.n_frames), np.float32))
         extra = {}
-        if {"pitch", "balance", "prosody"} & set(cfg.groups):
+        if _F0_GROUPS & set(cfg.groups):
             extra["f0"], extra["voicing"] = pitch.pitch(sp, cfg)
         if {"balance", "prosody"} & set(cfg.groups):
             extra["balance"] = balance.balance(sp, cfg)
+        if {"voice", "formants"} & set(cfg.groups):
+            extra["formants"] = formants.formants(sp, extra["f0"] > 0, cfg.sr, cfg.n_fft)
+        if "voice" in cfg.groups:
+            f0 = extra["f0"]
+            times, amps, seg = voice.pulses(y, f0, cfg.hop_length, cfg.sr, cfg.f0_min,
+                                            cfg.f0_max)
+            hnr = voice.period_hnr(y, times, seg, cfg.hop_length, sp.n_frames)
+            extra["voice"] = voice.voice_frames(sp, f0, hnr, extra["formants"][2], cfg.sr,
+                                                cfg.n_fft)
+            extra["perturbation"] = voice.perturbation(times, amps, seg, cfg.sr, cfg.f0_min,
+                                                       cfg.f0_max)
         return matrix, extra
 
     def extract(self, y: np.ndarray, sr: int) -> np.ndarray:
@@ -179,6 +198,11 @@ class FeatureBank:
                 parts.append(summary(frames))
         if "prosody" in cfg.groups:
             parts.append(prosody.prosody(extra["f0"], extra["balance"][0], hop_s))
+        if "voice" in cfg.groups:
+            parts += [summary(row[np.isfinite(row)][None]) for row in extra["voice"]]
+            parts.append(np.nan_to_num(extra["perturbation"], nan=0.0))
+        if "formants" in cfg.groups:
+            parts += [summary(row[np.isfinite(row)][None]) for row in extra["formants"]]
         out = np.concatenate(parts).astype(np.float32)
         bad = ~np.isfinite(out)
         if bad.any():
@@ -204,6 +228,14 @@ class FeatureBank:
                     names += [f"{row}_{part}_{s}" for row in balance.SPLIT for s in stats]
         if "prosody" in cfg.groups:
             names += prosody.undefined(extra["f0"], cfg.hop_length / cfg.sr)
+        rows = []
+        if "voice" in cfg.groups:
+            rows += list(zip(voice.FRAME_NAMES, extra["voice"], strict=True))
+            names += [n for n, v in zip(voice.UTTERANCE_NAMES, extra["perturbation"],
+                                        strict=True) if not np.isfinite(v)]
+        if "formants" in cfg.groups:
+            rows += list(zip(formants.NAMES, extra["formants"], strict=True))
+        names += [f"{n}_{s}" for n, row in rows if not np.isfinite(row).any() for s in stats]
         return names
 
     def logmel(self, y: np.ndarray, sr: int) -> np.ndarray:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, replace
 from features.schema import build
 
 #: Bump when a change to the feature code alters any output value: it invalidates the cache.
-FEATURE_CODE_VERSION = "5"  # 5: pitch ignores 0 Hz; 4: float32 flatness; 3: float32 STFT
+FEATURE_CODE_VERSION = "6"  # 6: voice, formants; 5: pitch ignores 0 Hz; 4: float32 flatness; 3: float32 STFT
 
 #: Descriptor groups, in column order. An ablation selects a subset of these names.
 GROUPS: tuple[str, ...] = (
@@ -22,6 +22,8 @@ GROUPS: tuple[str, ...] = (
     "pitch",  # F0 (voiced frames) and voicing strength
     "balance",  # loudness, alpha ratio, Hammarberg, slopes, band energies, flux (voicing-aware)
     "prosody",  # F0 in semitones, its range and slopes, voicing rhythm, loudness peaks
+    "voice",  # HNR, H1-H2, H1-A3 (voiced frames); jitter and shimmer (utterance)
+    "formants",  # F1-F3 and their bandwidths (voiced frames)
 )
 
 #: The utterance functionals ``functionals()`` computes, in its column order; "percentiles"

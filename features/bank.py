@@ -7,8 +7,7 @@ from functools import cached_property
 import numpy as np
 import soxr
 
-from features import (balance, cepstral, chroma, formants, pitch, prosody, spectral, temporal,
-                      voice)
+from features import balance, cepstral, chroma, formants, pitch, prosody, spectral, temporal, voice
 from features.config import FeatureConfig
 from features.functionals import functionals
 from features.stft import spectra

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, replace
 from features.schema import build
 
 #: Bump when a change to the feature code alters any output value: it invalidates the cache.
-FEATURE_CODE_VERSION = "6"  # 6: voice, formants; 5: pitch ignores 0 Hz; 4: float32 flatness; 3: float32 STFT
+FEATURE_CODE_VERSION = "6"  # 6: voice, formants; 5: pitch ignores 0 Hz; 4: float32 flatness
 
 #: Descriptor groups, in column order. An ablation selects a subset of these names.
 GROUPS: tuple[str, ...] = (

@@ -175,7 +175,8 @@ def test_a_report_refuses_cells_of_two_versions_of_a_corpus(tmp_path, cache_dir)
     _tiny(tmp_path, data, cache_dir)
     (out / "plan.json").write_text(json.dumps({"cells": [p.name for p in
                                                          (out / "folds").iterdir()]}))
-    with pytest.raises(ValueError, match=r"synth: cell .* other data .*(240 -> 180|180 -> 240) files"):
+    with pytest.raises(ValueError,
+                       match=r"synth: cell .* other data .*(240 -> 180|180 -> 240) files"):
         collect(out)
     assert old.exists()  # nothing of the user's is deleted
 

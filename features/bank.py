@@ -74,6 +74,14 @@ class FeatureBank:
         return names
 
     @cached_property
+    def _voiced_rows(self) -> np.ndarray:
+        """Which frame rows are summarised over voiced frames only (``voiced_groups``)."""
+        cfg = self.config
+        return np.concatenate([
+            np.full(len(FeatureBank(cfg.with_groups([g])).frame_names), g in cfg.voiced_groups)
+            for g in cfg.groups]) if cfg.groups else np.zeros(0, bool)
+
+    @cached_property
     def feature_names(self) -> list[str]:
         """Column names of :meth:`extract`'s output, e.g. ``mfcc_03_d1_std``."""
         stats = self.config.statistics
@@ -151,7 +159,7 @@ class FeatureBank:
         matrix = (np.concatenate([np.asarray(r, dtype=np.float32) for r in rows], axis=0)
                   if rows else np.zeros((0, sp.n_frames), np.float32))
         extra = {}
-        if _F0_GROUPS & set(cfg.groups):
+        if _F0_GROUPS & set(cfg.groups) or self._voiced_rows.any():
             extra["f0"], extra["voicing"] = pitch.pitch(sp, cfg)
         if {"balance", "prosody"} & set(cfg.groups):
             extra["balance"] = balance.balance(sp, cfg)
@@ -182,7 +190,12 @@ class FeatureBank:
             return functionals(rows, cfg.percentiles, hop_s)[:, keep].ravel()
 
         matrix, extra = self.frames(y, sr)
-        parts = [summary(matrix)]
+        stats = functionals(matrix, cfg.percentiles, hop_s)[:, keep]
+        voiced_rows = self._voiced_rows
+        if voiced_rows.any() and (extra["f0"] > 0).any():
+            voiced = matrix[voiced_rows][:, extra["f0"] > 0]
+            stats[voiced_rows] = functionals(voiced, cfg.percentiles, hop_s)[:, keep]
+        parts = [stats.ravel()]
         if "pitch" in cfg.groups:
             f0, voicing = extra["f0"], extra["voicing"]
             voiced = f0 > 0

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, replace
 from features.schema import build
 
 #: Bump when a change to the feature code alters any output value: it invalidates the cache.
-FEATURE_CODE_VERSION = "6"  # 6: voice, formants; 5: pitch ignores 0 Hz; 4: float32 flatness
+FEATURE_CODE_VERSION = "7"  # 7: voiced envelope stats; 6: voice, formants; 5: pitch ignores 0 Hz
 
 #: Descriptor groups, in column order. An ablation selects a subset of these names.
 GROUPS: tuple[str, ...] = (
@@ -31,14 +31,25 @@ GROUPS: tuple[str, ...] = (
 STATISTICS: tuple[str, ...] = ("mean", "std", "min", "max", "percentiles", "skew", "kurt",
                                "slope")
 
-#: The default bank (899 columns): every group but chroma and log-mel, summarised by robust
-#: functionals. Chosen on RAVDESS and TESS together (features/README.md, "The default"):
-#: chroma adds nothing once MFCCs are there (ablation), the 64 log-mel bands are the MFCCs'
-#: own information again and cost TESS 0.06-0.1 UAR, and min / max (one frame each) and
-#: skewness / kurtosis (unstable on a few hundred frames) give way to percentiles.
+#: The default bank (957 columns): every group but chroma and log-mel, summarised by robust
+#: functionals, the spectral envelope over voiced frames. Chosen on RAVDESS and TESS together
+#: (features/README.md, "The default"): chroma adds nothing once MFCCs are there (ablation),
+#: the 64 log-mel bands are the MFCCs' own information again and cost TESS 0.06-0.1 UAR, and
+#: min / max (one frame each) and skewness / kurtosis (unstable on a few hundred frames) give
+#: way to percentiles; voice quality and formants are the phonation and articulation that
+#: eGeMAPS keeps.
 DEFAULT_GROUPS: tuple[str, ...] = ("temporal", "spectral", "contrast", "mfcc", "pitch",
-                                   "balance", "prosody")
+                                   "balance", "prosody", "voice", "formants")
 DEFAULT_FUNCTIONALS: tuple[str, ...] = ("mean", "std", "percentiles", "slope")
+#: Groups of frame rows (one row per frame, summarised by every functional).
+FRAME_GROUPS: tuple[str, ...] = ("temporal", "spectral", "contrast", "chroma", "mfcc", "logmel")
+#: The spectral-envelope rows (shape, contrast, MFCCs) are summarised over voiced frames: a
+#: vowel's envelope is where articulation and phonation show, while pauses, breaths and
+#: fricatives, whose share of an utterance varies with its length and tempo, would otherwise
+#: dominate a mean and a spread (eGeMAPS summarises MFCCs over voiced frames for the same
+#: reason). Energy and zero crossings (``temporal``) stay over all frames: their pauses are
+#: prosody.
+DEFAULT_VOICED_GROUPS: tuple[str, ...] = ("spectral", "contrast", "mfcc")
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,8 @@ class FeatureConfig:
     percentiles: tuple[float, ...] = (10.0, 50.0, 90.0)
     functionals: tuple[str, ...] = DEFAULT_FUNCTIONALS  # which of STATISTICS summarise a row
     groups: tuple[str, ...] = field(default=DEFAULT_GROUPS)
+    #: frame-row groups summarised over voiced frames only (all frames if none is voiced)
+    voiced_groups: tuple[str, ...] = DEFAULT_VOICED_GROUPS
 
     def __post_init__(self):
         unknown = [g for g in self.groups if g not in GROUPS]
@@ -84,6 +97,12 @@ class FeatureConfig:
         # keep the canonical order, so that the digest and the columns do not depend on it
         object.__setattr__(self, "groups", tuple(g for g in GROUPS if g in self.groups))
         object.__setattr__(self, "percentiles", tuple(float(p) for p in self.percentiles))
+        bad = [g for g in self.voiced_groups if g not in FRAME_GROUPS]
+        if bad:
+            raise ValueError(f"voiced_groups must be frame-row groups {list(FRAME_GROUPS)}; "
+                             f"got {bad}")
+        object.__setattr__(self, "voiced_groups",
+                           tuple(g for g in FRAME_GROUPS if g in self.voiced_groups))
         bad = [f for f in self.functionals if f not in STATISTICS]
         if bad or not self.functionals:
             raise ValueError(f"functionals must be a non-empty subset of {list(STATISTICS)}; "

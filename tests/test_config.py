@@ -22,7 +22,7 @@ def test_required_configs_are_shipped():
     ('modles = ["svm_rbf"]', "unknown key(s) ['modles']"),
     ('models = ["svm_rbff"]', "unknown model(s) ['svm_rbff']"),
     ('[features]\nn_mfc = 13', "[features]: unknown key(s) ['n_mfc']"),
-    ('[features]\ngroups = ["mfcc", "formants"]', "unknown feature group(s) ['formants']"),
+    ('[features]\ngroups = ["mfcc", "formant"]', "unknown feature group(s) ['formant']"),
     ('[protocol]\nkind = "loso"\ninnerk = 3', "[protocol]: unknown key(s) ['innerk']"),
     ('[protocol]\nkind = "random"', "is not one of"),
     ('[tuning.per_model.rf]\ntrials = 3', "[tuning.per_model.rf]: unknown key(s) ['trials']"),
@@ -165,3 +165,10 @@ def test_a_fixed_parameter_is_the_one_used_and_never_tuned(tmp_path):
                    cfg, None, None, False)
     assert out["params"]["C"] == 5.0
     assert "C" not in out["tuned_params"] and "gamma" in out["tuned_params"]
+
+
+def test_voiced_groups_must_be_frame_row_groups(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[features]\nvoiced_groups = ["pitch"]\n')
+    with pytest.raises(ValueError, match=r"voiced_groups must be frame-row groups"):
+        load_experiment(path)

@@ -182,3 +182,30 @@ def test_on_real_speech_our_voice_measures_track_praats():
     assert np.corrcoef(rows[:, 0], rows[:, 2])[0, 1] > 0.7  # jitter
     assert np.corrcoef(rows[:, 1], rows[:, 3])[0, 1] > 0.7  # shimmer
     assert rows[:, 4].mean() < 0.12 and rows[:, 5].mean() < 0.12
+
+
+def test_envelope_rows_are_summarised_over_voiced_frames_and_energy_over_all():
+    """A vowel then as long a stretch of noise: the MFCC and spectral statistics are those of
+    the voiced frames alone (the noise changes nothing), RMS statistics those of all frames;
+    a signal with no voiced frame is summarised over all of its frames."""
+    from features.functionals import functionals
+
+    bank = FeatureBank(FeatureConfig(groups=("temporal", "spectral", "mfcc")))
+    rng = np.random.default_rng(0)
+    v = vowel(140, seconds=0.6)
+    y = np.concatenate([v, (0.05 * rng.standard_normal(v.size)).astype(np.float32)])
+    matrix, extra = bank.frames(y, SR)
+    voiced = extra["f0"] > 0
+    assert 0.3 < voiced.mean() < 0.7
+    x = dict(zip(bank.feature_names, bank.extract(y, SR), strict=True))
+    rows = {n: i for i, n in enumerate(bank.frame_names)}
+    for name, frames in (("mfcc_02", voiced), ("centroid", voiced), ("rms", slice(None))):
+        row = matrix[rows[name]][frames][None]
+        want = functionals(row, CFG.percentiles, CFG.hop_length / SR)[0]
+        assert x[f"{name}_mean"] == pytest.approx(want[0], rel=1e-5, abs=1e-6)
+        assert x[f"{name}_p90"] == pytest.approx(want[6], rel=1e-5, abs=1e-6)
+    noise = (0.05 * rng.standard_normal(SR // 2)).astype(np.float32)
+    matrix, extra = bank.frames(noise, SR)
+    assert not (extra["f0"] > 0).any()
+    got = dict(zip(bank.feature_names, bank.extract(noise, SR), strict=True))["mfcc_02_mean"]
+    assert got == pytest.approx(matrix[rows["mfcc_02"]].mean(), rel=1e-5)

@@ -190,11 +190,15 @@ class FeatureBank:
             return functionals(rows, cfg.percentiles, hop_s)[:, keep].ravel()
 
         matrix, extra = self.frames(y, sr)
-        stats = functionals(matrix, cfg.percentiles, hop_s)[:, keep]
         voiced_rows = self._voiced_rows
         if voiced_rows.any() and (extra["f0"] > 0).any():
-            voiced = matrix[voiced_rows][:, extra["f0"] > 0]
-            stats[voiced_rows] = functionals(voiced, cfg.percentiles, hop_s)[:, keep]
+            stats = np.empty((matrix.shape[0], len(keep)))
+            stats[~voiced_rows] = functionals(matrix[~voiced_rows], cfg.percentiles,
+                                              hop_s)[:, keep]
+            stats[voiced_rows] = functionals(matrix[voiced_rows][:, extra["f0"] > 0],
+                                             cfg.percentiles, hop_s)[:, keep]
+        else:  # nothing voiced: the envelope over all frames, rather than no value
+            stats = functionals(matrix, cfg.percentiles, hop_s)[:, keep]
         parts = [stats.ravel()]
         if "pitch" in cfg.groups:
             f0, voicing = extra["f0"], extra["voicing"]

@@ -49,16 +49,27 @@ def hnr_db(strength: np.ndarray) -> np.ndarray:
     return np.clip(10.0 * np.log10(r / (1.0 - r)), *HNR_RANGE_DB)
 
 
-def _harmonic_level(mag_db: np.ndarray, freq_hz: np.ndarray, f0: np.ndarray,
-                    df: float) -> np.ndarray:
-    """Peak level (dB) within half an F0 of ``freq_hz`` in each frame; (n,) for n frames."""
-    n_bins = mag_db.shape[0]
-    lo = np.clip(np.floor((freq_hz - 0.5 * f0) / df).astype(int) + 1, 0, n_bins - 1)
-    hi = np.clip(np.ceil((freq_hz + 0.5 * f0) / df).astype(int) - 1, 0, n_bins - 1)
-    hi = np.maximum(hi, lo)
-    bins = np.arange(n_bins)[:, None]
-    inside = (bins >= lo[None]) & (bins <= hi[None])
-    return np.where(inside, mag_db, -np.inf).max(axis=0)
+@njit(cache=True)
+def _harmonic_levels(mag, idx, f0, f3, df, amin):
+    """Per voiced frame: levels (dB) of the strongest bin within half an F0 of F0, of 2 F0
+    and of the harmonic nearest F3 (NaN where F3 is unknown); shape (3, len(idx))."""
+    n_bins = mag.shape[0]
+    out = np.full((3, idx.shape[0]), np.nan)
+    for j in range(idx.shape[0]):
+        t = idx[j]
+        f = f0[t]
+        centres = (f, 2.0 * f, np.round(f3[t] / f) * f if np.isfinite(f3[t]) else -1.0)
+        for c in range(3):
+            centre = centres[c]
+            if centre <= 0:
+                continue
+            lo = min(max(int(np.floor((centre - 0.5 * f) / df)) + 1, 0), n_bins - 1)
+            hi = min(max(int(np.ceil((centre + 0.5 * f) / df)) - 1, lo), n_bins - 1)
+            best = 0.0
+            for b in range(lo, hi + 1):
+                best = max(best, mag[b, t])
+            out[c, j] = 20.0 * np.log10(max(best, amin))
+    return out
 
 
 def voice_frames(sp: Spectra, f0: np.ndarray, hnr: np.ndarray, f3: np.ndarray,
@@ -73,19 +84,11 @@ def voice_frames(sp: Spectra, f0: np.ndarray, hnr: np.ndarray, f3: np.ndarray,
     idx = np.flatnonzero(f0 > 0)
     if idx.size == 0:
         return out
-    df = sr / n_fft
-    f = f0[idx]
-    mag_db = 20.0 * np.log10(np.maximum(sp.mag[:, idx].astype(np.float64), AMIN))
-    h1 = _harmonic_level(mag_db, f, f, df)
-    h2 = _harmonic_level(mag_db, 2.0 * f, f, df)
+    levels = _harmonic_levels(sp.mag, idx, np.asarray(f0, np.float64),
+                              np.asarray(f3, np.float64), sr / n_fft, AMIN)
     out[0, idx] = hnr[idx]
-    out[1, idx] = h1 - h2
-    f3v = f3[idx]
-    known = np.isfinite(f3v)
-    if known.any():
-        harmonic = np.round(f3v[known] / f[known]) * f[known]  # the harmonic nearest F3
-        a3 = _harmonic_level(mag_db[:, known], harmonic, f[known], df)
-        out[2, idx[known]] = h1[known] - a3
+    out[1, idx] = levels[0] - levels[1]
+    out[2, idx] = levels[0] - levels[2]
     return out
 
 

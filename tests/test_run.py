@@ -271,3 +271,17 @@ def test_a_killed_and_resumed_cnn_run_gives_the_same_table(tmp_path, cache_dir):
     assert len(resumed) == 1
     cols = ["dataset", "features", "model", "normalisation", "folds", "uar_mean", "uar_std"]
     assert resumed[cols].equals(straight[cols]), (resumed[cols], straight[cols])
+
+
+def test_a_run_prints_no_warning_and_no_traceback(tmp_path, cache_dir):
+    """What a user sees of `serbench run` (the smoke experiment, report and logged models
+    included): progress and results, never a line with "Warning" or "Traceback"."""
+    cmd = [sys.executable, "-m", "benchmark.cli", "run", str(SMOKE), "--results-dir",
+           str(tmp_path / "runs"), "--cache-dir", cache_dir, "--n-jobs", "2"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONWARNINGS": ""})
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = (done.stdout + done.stderr).splitlines()
+    noisy = [line for line in lines if "Warning" in line or "Traceback" in line]
+    assert not noisy, noisy[:10]
+    assert (tmp_path / "runs" / "smoke" / "tables" / "main.csv").exists()

@@ -191,6 +191,7 @@ def run(cfg: ExperimentConfig, opts: RunOptions = RunOptions()) -> pd.DataFrame:
 
 def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
     t_start = time.perf_counter()
+    git = git_state()  # the code that computes, recorded before anything can change it
     if opts.cache_dir:  # workers (and the CNN inside them) find the same cache
         os.environ["SERBENCH_CACHE"] = str(Path(opts.cache_dir).resolve())
     out_dir = Path(cfg.results_dir) / cfg.name
@@ -230,7 +231,8 @@ def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
     if len(summary):
         tracker.finish(top, {"cells": len(summary), "best_uar_mean": summary["uar_mean"].max()})
     wall = time.perf_counter() - t_start
-    write_json(out_dir / "run.json", {"wall_s": round(wall, 1), "tasks_run": len(jobs),
+    write_json(out_dir / "run.json", {"git_commit": git["commit"], "git_dirty": git["dirty"],
+                                      "wall_s": round(wall, 1), "tasks_run": len(jobs),
                                       "tasks_resumed": done, "n_jobs": opts.n_jobs,
                                       "cores": os.cpu_count()})
     _say(f"{cfg.name}: done in {wall:.0f} s; results in {out_dir}")

@@ -454,11 +454,15 @@ def _wall_time(out: Path) -> str:
     if not path.exists():
         return ""
     r = json.loads(path.read_text())
-    resumed = (f"; {r['tasks_resumed']} more were resumed from checkpoints"
+    resumed = (f"; {r['tasks_resumed']} more were resumed from checkpoints (same cell ids: "
+               "the same code, data and parameters computed them before)"
                if r["tasks_resumed"] else "")
-    return (f"Wall time of the run: {r['wall_s']:.0f} s ({r['wall_s'] / 60:.1f} min, extraction "
-            f"included) for {r['tasks_run']} tasks{resumed}, {r['n_jobs']} workers on "
-            f"{r['cores']} cores.")
+    commit = (f" at commit `{r['git_commit'][:7]}`"
+              + (" with uncommitted changes" if r.get("git_dirty") else "")
+              if r.get("git_commit") else "")
+    return (f"Wall time of the run{commit}: {r['wall_s']:.0f} s ({r['wall_s'] / 60:.1f} min, "
+            f"extraction included) for {r['tasks_run']} tasks{resumed}, {r['n_jobs']} workers "
+            f"on {r['cores']} cores.")
 
 
 def write_readme(out: Path, experiment: str, written: list[Path], res: Results) -> Path:

@@ -14,13 +14,16 @@ PACKAGES = ("serbench", "numpy", "scipy", "librosa", "numba", "scikit-learn", "x
 
 
 def git_state(root: str | Path = ".") -> dict:
-    """``{"commit": sha or "unknown", "dirty": bool}`` of the working tree at ``root``."""
+    """``{"commit": sha or "unknown", "dirty": bool}`` of the working tree at ``root``;
+    ``dirty`` means changed code or configuration, not the results a run writes under
+    ``results/``."""
     def git(*args):
         out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
         return out.stdout.strip() if out.returncode == 0 else None
 
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                 ":(exclude)results")
     return {"commit": commit or "unknown", "dirty": bool(status)}
 
 

@@ -392,6 +392,8 @@ def write_manifest(out: Path) -> Path:
     manifest = {"git_commit": git["commit"], "git_dirty": git["dirty"],
                 "packages": package_versions(), "config": config, "seed": config["seed"],
                 "feature_config": config["features"], "corpora": data}
+    if (out / "run.json").exists():  # the run's own commit: the code that computed the folds
+        manifest["run"] = json.loads((out / "run.json").read_text())
     from features import FeatureConfig
 
     manifest["feature_config_digest"] = FeatureConfig.from_dict(config["features"]).digest()
@@ -501,7 +503,8 @@ def write_readme(out: Path, experiment: str, written: list[Path], res: Results) 
         "figures/optuna_history": "Optuna optimisation history (best cell, final study)",
         "figures/optuna_importance": "Optuna parameter importances (fANOVA)",
         "figures/ablation_": "feature-group ablation bars",
-        "manifest.json": "git commit, packages, resolved config, seeds, corpus fingerprints",
+        "manifest.json": "git commit (of the report; the run's under `run`), packages, "
+                         "resolved config, seeds, corpus fingerprints",
         "timestamps.json": "when the report was written (kept apart for determinism)",
         "run.json": "the run's wall time, tasks run and resumed, workers",
         "summary.csv": "one row per cell, as `serbench run` printed it",

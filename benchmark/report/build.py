@@ -393,7 +393,8 @@ def write_manifest(out: Path) -> Path:
                 "packages": package_versions(), "config": config, "seed": config["seed"],
                 "feature_config": config["features"], "corpora": data}
     if (out / "run.json").exists():  # the run's own commit: the code that computed the folds
-        manifest["run"] = json.loads((out / "run.json").read_text())
+        run = json.loads((out / "run.json").read_text())  # (its wall time stays there)
+        manifest["run"] = {k: run[k] for k in ("git_commit", "git_dirty") if k in run}
     from features import FeatureConfig
 
     manifest["feature_config_digest"] = FeatureConfig.from_dict(config["features"]).digest()

@@ -9,7 +9,8 @@ formant of 5,500 Hz (a mixed-gender default), pre-emphasised from 50 Hz, an all-
 order 10 (five resonances), and the formants read off the poles. Band-limiting costs nothing
 here: the autocorrelation of the signal resampled to twice the maximum formant is the inverse
 transform of the frame's power spectrum truncated at that frequency (Wiener-Khinchin), so the
-model is fitted by Levinson-Durbin recursion on a few lags of one small real transform
+model is fitted by Levinson-Durbin recursion on the few lags of that inverse transform it
+needs (one small matrix product)
 (Makhoul 1975, Linear prediction: a tutorial review, Proc. IEEE 63(4),
 doi:10.1109/PROC.1975.9792), not by a second pass over the waveform. Praat fits by Burg's
 method on a Gaussian window; the autocorrelation method on our Hann frame is the textbook
@@ -22,7 +23,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import scipy.fft
 from numba import njit
 
 from features.stft import Spectra
@@ -40,16 +40,23 @@ EDGE_HZ = 50.0
 
 
 @lru_cache(maxsize=16)
-def _band(sr: int, n_fft: int) -> tuple[int, float, np.ndarray]:
-    """Bins kept (0 Hz up to ``MAX_FORMANT_HZ``), the equivalent sample rate, and the
-    pre-emphasis filter's power response on those bins."""
+def _band(sr: int, n_fft: int) -> tuple[np.ndarray, float]:
+    """The operator from a frame's power spectrum (bins 0 .. n_fft / 2) to the first
+    ``LPC_ORDER + 1`` autocorrelation lags of the pre-emphasised signal band-limited to
+    ``MAX_FORMANT_HZ`` (the inverse real transform of the kept bins, written out for the few
+    lags needed), and the rate (Hz) at which the kept band is a full spectrum."""
     df = sr / n_fft
     n_bins = min(int(np.floor(MAX_FORMANT_HZ / df)) + 1, n_fft // 2 + 1)
-    fs = 2.0 * (n_bins - 1) * df  # the rate at which the kept band is a full spectrum
+    n = 2 * (n_bins - 1)
+    fs = n * df
     a = np.exp(-2.0 * np.pi * PRE_EMPHASIS_HZ / fs)
-    w = 2.0 * np.pi * np.arange(n_bins) * df / fs
-    emphasis = 1.0 - 2.0 * a * np.cos(w) + a * a  # |1 - a e^{-jw}|^2
-    return n_bins, fs, emphasis.astype(np.float64)
+    b = np.arange(n_bins)
+    emphasis = 1.0 - 2.0 * a * np.cos(2.0 * np.pi * b / n) + a * a  # |1 - a e^{-jw}|^2
+    weight = np.where((b == 0) | (b == n_bins - 1), 1.0, 2.0) / n  # irfft's Hermitian sum
+    lags = np.arange(LPC_ORDER + 1)[:, None]
+    op = np.zeros((LPC_ORDER + 1, n_fft // 2 + 1))
+    op[:, :n_bins] = np.cos(2.0 * np.pi * lags * b[None] / n) * (weight * emphasis)[None]
+    return op, fs
 
 
 @njit(cache=True)
@@ -88,9 +95,8 @@ def _levinson(r, order):
 def lpc(sp: Spectra, frames: np.ndarray, sr: int, n_fft: int) -> tuple[np.ndarray, float]:
     """All-pole models of the chosen frames, band-limited to ``MAX_FORMANT_HZ`` and
     pre-emphasised; shape (len(frames), LPC_ORDER + 1), and the model's sample rate (Hz)."""
-    n_bins, fs, emphasis = _band(sr, n_fft)
-    power = sp.power[:n_bins, frames].astype(np.float64) * emphasis[:, None]
-    r = scipy.fft.irfft(power, n=2 * (n_bins - 1), axis=0)[: LPC_ORDER + 1]
+    op, fs = _band(sr, n_fft)
+    r = op @ sp.power[:, frames].astype(np.float64)
     return _levinson(np.ascontiguousarray(r), LPC_ORDER), fs
 
 
@@ -122,9 +128,9 @@ def _aberth(a, z, max_iter):
             w = ratio / den if den != 0 else ratio
             z[k] = zk - w
             worst = max(worst, abs(w))
-        if worst < 1e-12:
+        if worst < 1e-10:  # |z| ~ 1: a formant to 1e-6 Hz
             return True
-    return worst < 1e-8  # rounding keeps some sweeps just above 1e-12: converged all the same
+    return worst < 1e-8  # rounding keeps some sweeps just above the stop: converged all the same
 
 
 @njit(cache=True)

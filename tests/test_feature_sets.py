@@ -45,7 +45,7 @@ def test_reference_sets_have_their_published_sizes():
 
 @pytest.mark.parametrize("spec, message", [
     ("gemaps", "unknown feature set 'gemaps'"),
-    ("bank[formants]", "unknown or empty group(s) ['formants']"),
+    ("bank[formant]", "unknown or empty group(s) ['formant']"),
     ("egemaps[mfcc]", "only bank takes [groups]"),
     ("bank+bank", "repeated part"),
 ])

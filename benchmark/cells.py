@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from benchmark.config import ExperimentConfig
 
@@ -53,6 +54,19 @@ class Cell:
         name = (f"{self.dataset}__{self.label}__{self.model}__{self.norm_label}__"
                 f"{self.protocol}__{digest}")
         return re.sub(r"[+\[\],]", "-", name.replace("/", "_"))
+
+
+def best_cells(summary: pd.DataFrame, normalisation: str | None = "global") -> pd.DataFrame:
+    """Each dataset's best cell of a run's summary by mean UAR (the first on a tie, in the
+    summary's order). ``normalisation`` restricts the choice to ``global`` or
+    ``speaker-norm`` cells where a dataset has any; ``None``: the best of each normalisation."""
+    if normalisation is None:
+        return pd.concat([best_cells(summary, n) for n in sorted(set(summary["normalisation"]))],
+                         ignore_index=True).drop_duplicates("cell_id", ignore_index=True)
+    ranked = summary.assign(_own=summary["normalisation"] == normalisation).sort_values(
+        ["_own", "uar_mean"], ascending=False, kind="stable")
+    return ranked.groupby("dataset", sort=False).head(1).drop(columns="_own").reset_index(
+        drop=True)
 
 
 def cell_digest(cfg: ExperimentConfig, cell: Cell, features: str, data: dict[str, str]) -> str:

@@ -20,6 +20,10 @@ from features.sets import feature_set
 
 PROTOCOLS = ("loso", "group_kfold", "cross_corpus", "random_split")
 ABLATIONS = ("none", "single", "leave_one_out", "both")
+# which cells refit a final model on all their data and log it as an audio-in MLflow model:
+# "best", each dataset's best cell per normalisation (what `serbench predict`, `register` and
+# the app serve), once every cell's folds are done; "all"; "none"
+FINAL_MODELS = ("best", "all", "none")
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,7 @@ class ExperimentConfig:
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     tuning: TuningConfig = field(default_factory=TuningConfig)
     augmentation: AugmentConfig = field(default_factory=AugmentConfig)
-    final_model: bool = True  # refit on all data, tuned, and log it as an audio-in model
+    final_model: str = "best"  # one of FINAL_MODELS
     seed: int = 0
     results_dir: str = RUNS  # ordinary runs; `make reference` writes the committed results/
     scheduler: str | None = None  # a Dask scheduler address (tcp://host:8786); None: local
@@ -132,6 +136,8 @@ class ExperimentConfig:
             if unknown:
                 raise KeyError(f"[fixed_params.{model}]: unknown parameter(s) {unknown}; "
                                f"known: {sorted(known)}")
+        if self.final_model not in FINAL_MODELS:
+            raise ValueError(f"final_model {self.final_model!r} is not one of {FINAL_MODELS}")
         if self.ablation not in ABLATIONS:
             raise ValueError(f"ablation {self.ablation!r} is not one of {ABLATIONS}")
         for label in (*self.label_map.keys(), *self.drop_labels):

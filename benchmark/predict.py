@@ -30,12 +30,9 @@ def best_cells(experiment: str, results_dir: str | Path = "results",
     path = Path(results_dir) / experiment / "summary.csv"
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: run `serbench run` for {experiment!r} first")
-    summary = pd.read_csv(path)
-    pool = summary[summary["normalisation"] == normalisation]
-    if pool.empty:
-        pool = summary
-    best = pool.sort_values("uar_mean", ascending=False, kind="stable").groupby("dataset").head(1)
-    return best.reset_index(drop=True)
+    from benchmark.cells import best_cells as best_of
+
+    return best_of(pd.read_csv(path), normalisation)
 
 
 def model_uri_of(cell_id: str, experiment: str, results_dir: str | Path = "results") -> str:

@@ -29,6 +29,7 @@ from benchmark.cells import (
     OPTUNA_DB,
     Cell,
     CorruptCheckpoint,
+    best_cells,
     cell_digest,
     describe_change,
     load_cell_results,
@@ -215,18 +216,30 @@ def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
     write_timing(out_dir, timing)
     top = _experiment_run(cfg, tracker, prints)
 
-    plans, jobs = [], []
-    for ds in make_datasets(cfg, tables):
-        for plan, X, X_aug in _plan_dataset(cfg, opts, ds, sets, prints, roots, tracker,
-                                            out_dir, top):
-            plans.append(plan)
-            jobs += _pending_tasks(cfg, plan, tracker, X, X_aug, storage_url)
+    cells = [c for ds in make_datasets(cfg, tables)
+             for c in _plan_dataset(cfg, opts, ds, sets, prints, roots, tracker, out_dir, top)]
+    plans = [plan for plan, _, _ in cells]
+    every_final = cfg.final_model == "all"
+    jobs = [job for plan, X, X_aug in cells
+            for job in _pending_tasks(cfg, plan, tracker, X, X_aug, storage_url, every_final)]
     write_plan(out_dir, [p.cell_id for p in plans], prints, opts.optuna_storage)
     _report_stale(out_dir, {p.cell_id for p in plans}, prints)
-    done = sum(len(p.folds) + cfg.final_model for p in plans) - len(jobs)
+    done = sum(len(p.folds) + every_final for p in plans) - len(jobs)
     _say(f"{cfg.name}: {len(plans)} cells, {len(jobs)} tasks to run ({done} already done)")
-    _execute(jobs, tracker, cfg.name, opts)
+    _execute(_longest_first(jobs), tracker, cfg.name, opts)
     summary = summarise_cells(plans, tracker)
+    if cfg.final_model == "best" and len(summary):
+        # refitting every cell on all its data would cost a third of the run; what is
+        # served is each dataset's best cell per normalisation, known once the folds are in
+        chosen = set(best_cells(summary, None)["cell_id"])
+        finals = [job for plan, X, X_aug in cells if plan.cell_id in chosen
+                  for job in _pending_tasks(cfg, plan, tracker, X, X_aug, storage_url, True,
+                                            folds=False)]
+        if finals:
+            _say(f"{cfg.name}: refitting the final models of {len(finals)} best cell(s) "
+                 "on all their data")
+        _execute(finals, tracker, f"{cfg.name} (final models)", opts)
+        jobs += finals
     summary.to_csv(out_dir / "summary.csv", index=False)
     if len(summary):
         tracker.finish(top, {"cells": len(summary), "best_uar_mean": summary["uar_mean"].max()})
@@ -338,11 +351,12 @@ def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
 
 
 def _pending_tasks(cfg: ExperimentConfig, plan: CellPlan, tracker: Tracker, X: np.ndarray,
-                   X_aug, storage_url: str) -> list:
-    """The cell's tasks without a valid checkpoint. A checkpointed fold is (re)logged to
-    MLflow if it is not there yet; a corrupt checkpoint is named and recomputed."""
-    tasks = list(plan.folds)
-    if cfg.final_model:
+                   X_aug, storage_url: str, final: bool, folds: bool = True) -> list:
+    """The cell's tasks (its outer ``folds``, its ``final`` model) without a valid
+    checkpoint. A checkpointed fold is (re)logged to MLflow if it is not there yet; a
+    corrupt checkpoint is named and recomputed."""
+    tasks = list(plan.folds) if folds else []
+    if final:
         tasks.append(Fold(len(plan.folds), np.arange(len(plan.table)), np.zeros(0, int)))
     speakers = plan.table["speaker"].to_numpy()
     paths = plan.table["path"].to_numpy()
@@ -385,6 +399,15 @@ def _report_stale(out_dir: Path, current: set[str], prints: dict) -> None:
     for corpus, (n, what) in sorted(changed.items()):
         _say(f"{corpus} changed since {n} earlier cell(s) were computed ({what}): they are "
              "kept on disk but not reported; this run computes the cells anew")
+
+
+def _longest_first(jobs: list) -> list:
+    """The tasks, the likely longest first (networks, then the widest feature sets), so that
+    two workers do not end the run with one long task running alone."""
+    def size(job):
+        meta = job[0][0].meta
+        return (meta["input"] == "audio", meta["n_features"])
+    return sorted(jobs, key=size, reverse=True)
 
 
 def _execute(jobs: list, tracker: Tracker, name: str, opts: RunOptions) -> None:

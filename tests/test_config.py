@@ -25,6 +25,7 @@ def test_required_configs_are_shipped():
     ('[features]\ngroups = ["mfcc", "formant"]', "unknown feature group(s) ['formant']"),
     ('[protocol]\nkind = "loso"\ninnerk = 3', "[protocol]: unknown key(s) ['innerk']"),
     ('[protocol]\nkind = "random"', "is not one of"),
+    ('final_model = "every"', "final_model 'every' is not one of"),
     ('[tuning.per_model.rf]\ntrials = 3', "[tuning.per_model.rf]: unknown key(s) ['trials']"),
     ('label_map = { clam = "neutral" }', "label 'clam' is not in the vocabulary"),
 ])
@@ -68,7 +69,7 @@ WRONG_TYPES = [  # (toml, key named in the error, expected type named)
     ('class_weight = "balanced"', "class_weight", "bool"),
     ('select_k = 1.5', "select_k", "int or none"),
     ('fixed_params = 3', "fixed_params", "a table of tables"),
-    ('final_model = "no"', "final_model", "bool"),
+    ('final_model = false', "final_model", "str"),
     ('seed = "0"', "seed", "int"),
     ('results_dir = 1', "results_dir", "str"),
     ('scheduler = 8786', "scheduler", "str or none"),

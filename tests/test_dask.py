@@ -50,7 +50,7 @@ def test_smoke_experiment_on_a_cluster_equals_loky_byte_for_byte(tmp_path, clust
     tables = {}
     for mode, scheduler in (("loky", None), ("dask", cluster.scheduler_address)):
         results = tmp_path / mode
-        cfg = load_experiment(SMOKE, results_dir=str(results), final_model=False)
+        cfg = load_experiment(SMOKE, results_dir=str(results), final_model="none")
         run(cfg, RunOptions(cache_dir=str(tmp_path / f"cache-{mode}"), n_jobs=2,
                             progress=False, scheduler=scheduler))
         write_report("smoke", results)

@@ -158,6 +158,7 @@ def test_a_model_trained_on_egemaps_predicts_a_new_file_through_predict(tmp_path
     path = tmp_path / "ege.toml"
     path.write_text('name = "ege"\ncorpora = ["synth"]\nmodels = ["svm_rbf"]\n'
                     'feature_sets = ["egemaps", "bank+egemaps"]\nspeaker_norm = [false]\n'
+                    'final_model = "all"\n'
                     '[features]\ngroups = ["mfcc"]\nn_mfcc = 13\n'
                     '[protocol]\nkind = "group_kfold"\nk = 3\ninner_k = 2\n'
                     '[tuning]\nn_trials = 1\n')

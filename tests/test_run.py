@@ -103,7 +103,7 @@ TINY = """name = "tiny"
 corpora = ["synth"]
 models = ["logreg"]
 speaker_norm = [false]
-final_model = false
+final_model = "none"
 [features]
 groups = ["temporal", "mfcc"]
 n_mfcc = 13

@@ -133,3 +133,18 @@ def test_predict_refuses_silence_and_a_10_ms_clip_as_the_corpus_loader_does(trai
     assert "silent" in out["error"][0] and out["emotion"][0] == ""
     assert "too short" in out["error"][1] and out["emotion"][1] == ""
     assert out["error"][2] == "" and out["emotion"][2]
+
+
+def test_only_each_datasets_best_cell_per_normalisation_gets_a_final_model(trained):
+    """``final_model = "best"`` (the default): after the folds, the best global and the best
+    speaker-normalised cell refit and log a model; no other cell spends the time."""
+    results = Path(trained[0]) / "smoke"
+    summary = pd.read_csv(results / "summary.csv")
+    assert len(summary) == 4  # svm_rbf, logreg x global, speaker-norm
+    with_final = {c for c in summary["cell_id"] if (results / "folds" / c / "final.json").exists()}
+    expected = set()
+    for norm in ("global", "speaker-norm"):
+        pool = summary[summary["normalisation"] == norm]
+        expected.add(pool.sort_values("uar_mean", ascending=False, kind="stable")
+                     ["cell_id"].iloc[0])
+    assert with_final == expected and len(expected) == 2

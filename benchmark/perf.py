@@ -81,10 +81,19 @@ CHUNKED = {"naive_librosa": _naive_chunk, "opensmile": _opensmile_chunk,
            "decode_stft_mel": _floor_chunk}
 
 
+def _f0_readers() -> list[str]:
+    """The groups that run the pitch tracker in the default bank, in ``GROUPS`` order."""
+    from features import GROUPS, FeatureConfig
+    from features.bank import F0_GROUPS
+
+    reads = F0_GROUPS | set(FeatureConfig().voiced_groups)
+    return [g for g in GROUPS if g in reads]
+
+
 def group_costs(paths: list[str], repeats: int = 3) -> dict[str, float]:
     """Milliseconds per file of each descriptor group alone (its STFT included) and of the
     STFT alone, one core, audio decoded beforehand; best of ``repeats`` passes. Groups that
-    read F0 (pitch, balance, prosody, voice, formants) each include the pitch tracker."""
+    read F0 (:func:`_f0_readers`) each include the pitch tracker."""
     from threadpoolctl import threadpool_limits
 
     from features import GROUPS, FeatureBank, FeatureConfig
@@ -292,8 +301,9 @@ def _write_readme(path: Path, record: dict, table: pd.DataFrame) -> None:
             "## What each descriptor group costs", "",
             "Milliseconds per file on one core (200 files, decoded beforehand, best of 3 "
             "passes): each group alone with its own STFT, so `ms over the STFT` is what the "
-            "group adds. Groups that read F0 (pitch, balance, prosody, voice, formants) each "
-            "include the pitch tracker, which the bank runs once for all of them.", "",
+            "group adds. Groups that read F0 (" + ", ".join(_f0_readers()) + ") each "
+            "include the pitch tracker, which the bank runs once for all of them; the "
+            "spectral envelope groups read it to summarise over voiced frames.", "",
             "| group | ms per file | ms over the STFT |", "| --- | ---: | ---: |",
             *[f"| {k} | {v:.2f} | {'' if k == 'stft' else format(v - g['stft'], '.2f')} |"
               for k, v in g.items()], ""]

@@ -12,9 +12,10 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from numba import njit
 
 from features.config import FeatureConfig
-from features.filters import fft_frequencies
+from features.filters import fft_frequencies, power_to_db
 from features.stft import Spectra
 
 #: Frame rows, in order.
@@ -51,6 +52,30 @@ def _operators(sr: int, n_fft: int):
             band(2000, 5000))
 
 
+@njit(cache=True)
+def _flux(mag_frames):
+    """Squared change of each frame's L1-normalised magnitudes from the previous frame's
+    (0 for the first); mag_frames (n_frames, n_bins) -> (n_frames,)."""
+    n, n_bins = mag_frames.shape
+    out = np.zeros(n, np.float32)
+    prev_scale = 0.0
+    for t in range(n):
+        frame = mag_frames[t]
+        total = 0.0
+        for f in range(n_bins):
+            total += frame[f]
+        scale = 1.0 / max(total, AMIN)
+        if t > 0:
+            prev = mag_frames[t - 1]
+            acc = 0.0
+            for f in range(n_bins):
+                d = frame[f] * scale - prev[f] * prev_scale
+                acc += d * d
+            out[t] = acc
+        prev_scale = scale
+    return out
+
+
 def balance(sp: Spectra, cfg: FeatureConfig) -> np.ndarray:
     """Spectral balance rows of :data:`NAMES`; shape (8, n_frames), float32.
 
@@ -66,16 +91,13 @@ def balance(sp: Spectra, cfg: FeatureConfig) -> np.ndarray:
       (0 for the first), scale-free so it follows timbre, not level.
     """
     sums, slopes, low, high = _operators(cfg.sr, cfg.n_fft)
-    power, mag = sp.power, sp.mag
+    power = sp.power
     n = power.shape[1]
     e = sums @ power  # (4, n): 50-1k, 1-5k, 250-650, 1-4k
-    db = 10.0 * np.log10(np.maximum(power[: slopes.shape[1]], AMIN))
+    db = power_to_db(power[: slopes.shape[1]], top_db=None, amin=AMIN)
     peak_lo = power[low].max(axis=0) if n else np.zeros(0, np.float32)
     peak_hi = power[high].max(axis=0) if n else np.zeros(0, np.float32)
-    unit = mag / np.maximum(mag.sum(axis=0, keepdims=True), AMIN)
-    flux = np.zeros(n, dtype=np.float32)
-    if n > 1:
-        flux[1:] = np.sum(np.diff(unit, axis=1) ** 2, axis=0)
+    flux = _flux(sp.mag_frames)
     rows = [
         np.sum(np.power(np.maximum(sp.mel, 0.0), LOUDNESS_EXPONENT), axis=0),
         10.0 * np.log10((e[1] + AMIN) / (e[0] + AMIN)),

@@ -15,8 +15,8 @@ from features.stft import spectra
 _BALANCE_ALL = tuple(n for n in balance.NAMES if n not in balance.SPLIT)
 _BALANCE_ALL_IDX = [balance.NAMES.index(n) for n in _BALANCE_ALL]
 _BALANCE_SPLIT_IDX = [balance.NAMES.index(n) for n in balance.SPLIT]
-#: Groups that need the F0 track.
-_F0_GROUPS = {"pitch", "balance", "prosody", "voice", "formants"}
+#: Groups that need the F0 track (and any group summarised over voiced frames).
+F0_GROUPS = frozenset({"pitch", "balance", "prosody", "voice", "formants"})
 
 
 class FeatureBank:
@@ -159,7 +159,7 @@ class FeatureBank:
         matrix = (np.concatenate([np.asarray(r, dtype=np.float32) for r in rows], axis=0)
                   if rows else np.zeros((0, sp.n_frames), np.float32))
         extra = {}
-        if _F0_GROUPS & set(cfg.groups) or self._voiced_rows.any():
+        if F0_GROUPS & set(cfg.groups) or self._voiced_rows.any():
             extra["f0"], extra["voicing"] = pitch.pitch(sp, cfg)
         if {"balance", "prosody"} & set(cfg.groups):
             extra["balance"] = balance.balance(sp, cfg)

@@ -9,7 +9,9 @@ from dataclasses import asdict, dataclass, field, replace
 from features.schema import build
 
 #: Bump when a change to the feature code alters any output value: it invalidates the cache.
-FEATURE_CODE_VERSION = "7"  # 7: voiced envelope stats; 6: voice, formants; 5: pitch ignores 0 Hz
+# 8: dB by ln, flux and formant-root kernels (ulp-level); 7: voiced envelope stats;
+# 6: voice, formants; 5: pitch ignores 0 Hz
+FEATURE_CODE_VERSION = "8"
 
 #: Descriptor groups, in column order. An ablation selects a subset of these names.
 GROUPS: tuple[str, ...] = (

@@ -104,12 +104,18 @@ def lpc(sp: Spectra, frames: np.ndarray, sr: int, n_fft: int) -> tuple[np.ndarra
 def _aberth(a, z, max_iter):
     """Roots of the monic polynomial z^m + a[1] z^(m-1) + ... + a[m], refined in place from
     the guesses ``z`` by Aberth-Ehrlich iteration (cubic convergence); False when it did not
-    converge within ``max_iter`` sweeps."""
+    converge within ``max_iter`` sweeps. A root whose last correction fell under the
+    tolerance is left alone (it still repels the others): from a warm start most roots are
+    done after a sweep or two, and the reciprocals are written out (conj(d) / |d|^2) because
+    the general complex division costs several times more."""
     m = z.shape[0]
+    done = np.zeros(m, np.bool_)
     worst = np.inf
     for _ in range(max_iter):
         worst = 0.0
         for k in range(m):
+            if done[k]:
+                continue
             zk = z[k]
             p = 1.0 + 0j
             dp = 0.0 + 0j
@@ -117,18 +123,27 @@ def _aberth(a, z, max_iter):
                 dp = dp * zk + p
                 p = p * zk + a[j]
             if p == 0:
+                done[k] = True
                 continue
             ratio = p / dp if dp != 0 else p
-            s = 0j
+            sr = 0.0
+            si = 0.0
             for j in range(m):
                 if j != k:
-                    d = zk - z[j]
-                    s += 1.0 / d if d != 0 else 0j
-            den = 1.0 - ratio * s
+                    dr = zk.real - z[j].real
+                    di = zk.imag - z[j].imag
+                    mag2 = dr * dr + di * di
+                    if mag2 > 0.0:
+                        sr += dr / mag2
+                        si -= di / mag2
+            den = 1.0 - ratio * complex(sr, si)
             w = ratio / den if den != 0 else ratio
             z[k] = zk - w
-            worst = max(worst, abs(w))
-        if worst < 1e-10:  # |z| ~ 1: a formant to 1e-6 Hz
+            step = abs(w)
+            if step < 1e-10:  # |z| ~ 1: a formant to 1e-6 Hz
+                done[k] = True
+            worst = max(worst, step)
+        if worst < 1e-10:
             return True
     return worst < 1e-8  # rounding keeps some sweeps just above the stop: converged all the same
 

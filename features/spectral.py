@@ -17,14 +17,15 @@ from features.stft import Spectra, fft_frequencies, power_to_db
 
 
 @njit(cache=True, fastmath=True)
-def _shape_kernel(mag, freqs, roll_percent):
-    n_bins, n_frames = mag.shape
+def _shape_kernel(mag_frames, freqs, roll_percent):
+    n_frames, n_bins = mag_frames.shape
     out = np.empty((4, n_frames))
     for t in range(n_frames):
+        frame = mag_frames[t]
         total = 0.0
         weighted = 0.0
         for f in range(n_bins):
-            s = mag[f, t]
+            s = frame[f]
             total += s
             weighted += freqs[f] * s
         norm = total if total > 1e-30 else 1.0
@@ -32,12 +33,12 @@ def _shape_kernel(mag, freqs, roll_percent):
         spread = 0.0
         for f in range(n_bins):
             d = freqs[f] - centroid
-            spread += mag[f, t] / norm * d * d
+            spread += frame[f] / norm * d * d
         threshold = roll_percent * total
         cum = 0.0
         rolloff = freqs[n_bins - 1]
         for f in range(n_bins):
-            cum += mag[f, t]
+            cum += frame[f]
             if cum >= threshold:
                 rolloff = freqs[f]
                 break
@@ -56,7 +57,7 @@ def shape(sp: Spectra, cfg: FeatureConfig) -> np.ndarray:
         Rows in :data:`SHAPE_NAMES` order. Peeters (2004), A large set of audio features for
         sound description, IRCAM; Dubnov (2004) for flatness.
     """
-    out = _shape_kernel(sp.mag, fft_frequencies(cfg), cfg.rolloff_percent)
+    out = _shape_kernel(sp.mag_frames, fft_frequencies(cfg), cfg.rolloff_percent)
     # flatness: geometric over arithmetic mean of the power; the logs vectorised in float32
     # (a tenth of the float64 kernel's cost, well inside the tests' tolerance)
     p = np.maximum(sp.power, np.float32(1e-10))
@@ -88,11 +89,11 @@ def contrast_bands(sr: int, n_fft: int, fmin: float, n_bands: int, quantile: flo
 
 
 @njit(cache=True)
-def _contrast_kernel(mag, starts, stops, counts):
+def _contrast_kernel(mag_frames, starts, stops, counts):
     # Only the q smallest and q largest bins of a band matter (q is 1-5 at the default
     # quantile), so two small insertion buffers replace a full sort of every band and frame.
     n_bands = starts.shape[0]
-    n_frames = mag.shape[1]
+    n_frames = mag_frames.shape[0]
     peak = np.empty((n_bands, n_frames))
     valley = np.empty((n_bands, n_frames))
     lows = np.empty(counts.max())
@@ -100,10 +101,11 @@ def _contrast_kernel(mag, starts, stops, counts):
     for k in range(n_bands):
         q = counts[k]
         for t in range(n_frames):
+            frame = mag_frames[t]
             n_low = 0
             n_high = 0
             for f in range(starts[k], stops[k]):
-                v = mag[f, t]
+                v = frame[f]
                 if n_low < q or v < lows[n_low - 1]:  # keep lows ascending
                     i = min(n_low, q - 1)
                     while i > 0 and lows[i - 1] > v:
@@ -136,5 +138,5 @@ def contrast(sp: Spectra, cfg: FeatureConfig) -> np.ndarray:
     """
     starts, stops, counts = contrast_bands(cfg.sr, cfg.n_fft, cfg.contrast_fmin,
                                            cfg.n_contrast_bands, cfg.contrast_quantile)
-    peak, valley = _contrast_kernel(sp.mag, starts, stops, counts)
+    peak, valley = _contrast_kernel(sp.mag_frames, starts, stops, counts)
     return power_to_db(peak) - power_to_db(valley)

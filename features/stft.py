@@ -23,6 +23,9 @@ class Spectra:
     ----------
     mag : np.ndarray, shape (1 + n_fft // 2, n_frames), float32
         STFT magnitude |X|.
+    mag_frames : np.ndarray, shape (n_frames, 1 + n_fft // 2), float32
+        The same magnitudes frame-major, for kernels that walk the bins of one frame (a
+        walk down a column of ``mag`` would touch a new cache line per bin).
     power : np.ndarray, same shape
         |X|^2.
     mel : np.ndarray, shape (n_mels, n_frames)
@@ -32,6 +35,11 @@ class Spectra:
     mag: np.ndarray
     power: np.ndarray
     mel: np.ndarray
+    mag_frames: np.ndarray | None = None  # None: transposed from ``mag``
+
+    def __post_init__(self):
+        if self.mag_frames is None:
+            object.__setattr__(self, "mag_frames", np.ascontiguousarray(self.mag.T))
 
     @property
     def n_frames(self) -> int:
@@ -50,10 +58,11 @@ def spectra(y: np.ndarray, cfg: FeatureConfig) -> Spectra:
     frames = np.lib.stride_tricks.sliding_window_view(padded, cfg.n_fft)[:: cfg.hop_length]
     window = filters.hann(cfg.win_length, cfg.n_fft).astype(np.float32)
     spectrum = scipy.fft.rfft(frames * window, axis=-1, overwrite_x=True)
-    mag = np.ascontiguousarray(np.abs(spectrum).T)
+    mag_frames = np.abs(spectrum)
+    mag = np.ascontiguousarray(mag_frames.T)
     power = np.square(mag)
     mel = mel_basis(cfg.sr, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax) @ power
-    return Spectra(mag=mag, power=power, mel=mel)
+    return Spectra(mag=mag, power=power, mel=mel, mag_frames=mag_frames)
 
 
 def mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> np.ndarray:

@@ -74,7 +74,7 @@ def _cnn(p, seed, balanced):
     return LogMelCNN(lr=p["lr"], width=p["width"], dropout=p["dropout"],
                      max_epochs=p["max_epochs"], n_frames=p["n_frames"],
                      speaker_norm=p.get("speaker_norm", False), class_weight=balanced,
-                     seed=seed)
+                     arch=p["arch"], val_fraction=p["val_fraction"], seed=seed)
 
 
 def _logreg(p, seed, balanced):
@@ -120,7 +120,8 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in (
                          "width": t.suggest_categorical("width", [8, 12]),
                          "dropout": t.suggest_float("dropout", 0.1, 0.5),
                          "max_epochs": t.suggest_int("max_epochs", 20, 40, step=10)},
-              {"lr": 3e-3, "width": 8, "dropout": 0.3, "max_epochs": 30, "n_frames": 300},
+              {"lr": 3e-3, "width": 8, "dropout": 0.3, "max_epochs": 30, "n_frames": 300,
+               "arch": "2d", "val_fraction": 0.2},
               input="audio"),
     ModelSpec("knn", _knn,
               lambda t: {"n_neighbors": t.suggest_int("n_neighbors", 1, 30),

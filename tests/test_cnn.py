@@ -27,9 +27,11 @@ def _model(cache, **kw):
     return LogMelCNN(**params)
 
 
-def test_cnn_learns_well_above_chance(split):
+@pytest.mark.parametrize("arch, width", [("2d", 8), ("1d", 16)])
+def test_cnn_learns_well_above_chance(split, arch, width):
     train, test, cache = split
-    model = _model(cache).fit(train[["path", "speaker"]], train["emotion"])
+    model = _model(cache, arch=arch, width=width).fit(train[["path", "speaker"]],
+                                                      train["emotion"])
     pred = model.predict(test[["path", "speaker"]])
     score = uar(test["emotion"], pred)
     assert score > 0.4, f"UAR {score:.3f} (chance 0.125)"
@@ -119,3 +121,9 @@ def test_speaker_norm_uses_each_speakers_own_rows_only(split):
     alone = X[spk == spk[0]]
     np.testing.assert_allclose(model.predict_proba(alone), model.predict_proba(X)[spk == spk[0]],
                                rtol=1e-5, atol=1e-6)
+
+
+def test_an_unknown_architecture_is_an_error_naming_it(split):
+    train, _, cache = split
+    with pytest.raises(ValueError, match="arch '3d'"):
+        _model(cache, arch="3d", max_epochs=1).fit(train[["path", "speaker"]], train["emotion"])

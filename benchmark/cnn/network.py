@@ -24,47 +24,29 @@ def build(n_mels: int, n_classes: int, width: int, n_blocks: int, dropout: float
     channels ``width * 2**b``."""
     torch = torch_module()
     nn = torch.nn
-    if arch == "1d":
-        return _temporal(nn, torch, n_mels, n_classes, width, n_blocks, dropout)
-    if arch != "2d":
+    if arch not in ("2d", "1d"):
         raise ValueError(f"arch {arch!r} is not one of ('2d', '1d')")
+    temporal = arch == "1d"
+    conv, norm, pool = ((nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d) if temporal else
+                        (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d))
+    kernel = 5 if temporal else 3
 
     class LogMelNet(nn.Module):
         def __init__(self):
             super().__init__()
-            layers, channels = [], 1
+            layers, channels = [], n_mels if temporal else 1
             for b in range(n_blocks):
                 out = width * 2**b
-                layers += [nn.Conv2d(channels, out, 3, padding=1, bias=False),
-                           nn.BatchNorm2d(out), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+                layers += [conv(channels, out, kernel, padding=kernel // 2, bias=False),
+                           norm(out), nn.ReLU(inplace=True), pool(2)]
                 channels = out
             self.features = nn.Sequential(*layers)
             self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * channels, n_classes))
 
         def forward(self, x):
-            h = self.features(x).mean(dim=2)  # (batch, channels, frames)
+            # (batch, channels, frames): bands as channels, or pooled over what is left of them
+            h = self.features(x[:, 0]) if temporal else self.features(x).mean(dim=2)
             stats = torch.cat([h.mean(dim=2), h.std(dim=2, unbiased=False)], dim=1)
             return self.head(stats)
 
     return LogMelNet()
-
-
-def _temporal(nn, torch, n_mels, n_classes, width, n_blocks, dropout):
-    class TemporalNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            layers, channels = [], n_mels
-            for b in range(n_blocks):
-                out = width * 2**b
-                layers += [nn.Conv1d(channels, out, 5, padding=2, bias=False),
-                           nn.BatchNorm1d(out), nn.ReLU(inplace=True), nn.MaxPool1d(2)]
-                channels = out
-            self.features = nn.Sequential(*layers)
-            self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * channels, n_classes))
-
-        def forward(self, x):
-            h = self.features(x[:, 0])  # (batch, channels, frames)
-            stats = torch.cat([h.mean(dim=2), h.std(dim=2, unbiased=False)], dim=1)
-            return self.head(stats)
-
-    return TemporalNet()

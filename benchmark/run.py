@@ -229,17 +229,7 @@ def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
     _execute(_longest_first(jobs), tracker, cfg.name, opts)
     summary = summarise_cells(plans, tracker)
     if cfg.final_model == "best" and len(summary):
-        # refitting every cell on all its data would cost a third of the run; what is
-        # served is each dataset's best cell per normalisation, known once the folds are in
-        chosen = set(best_cells(summary, None)["cell_id"])
-        finals = [job for plan, X, X_aug in cells if plan.cell_id in chosen
-                  for job in _pending_tasks(cfg, plan, tracker, X, X_aug, storage_url, True,
-                                            folds=False)]
-        if finals:
-            _say(f"{cfg.name}: refitting the final models of {len(finals)} best cell(s) "
-                 "on all their data")
-        _execute(finals, tracker, f"{cfg.name} (final models)", opts)
-        jobs += finals
+        jobs += _best_final_models(cfg, cells, summary, tracker, storage_url, opts)
     summary.to_csv(out_dir / "summary.csv", index=False)
     if len(summary):
         tracker.finish(top, {"cells": len(summary), "best_uar_mean": summary["uar_mean"].max()})
@@ -250,6 +240,22 @@ def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
                                       "cores": os.cpu_count()})
     _say(f"{cfg.name}: done in {wall:.0f} s; results in {out_dir}")
     return summary
+
+
+def _best_final_models(cfg: ExperimentConfig, cells: list, summary: pd.DataFrame,
+                       tracker: Tracker, storage_url: str, opts: RunOptions) -> list:
+    """Refit and log the final models of each dataset's best cell per normalisation (what
+    is served), once the folds have chosen them; refitting every cell would cost a third of
+    the run. Returns the tasks run."""
+    chosen = set(best_cells(summary, None)["cell_id"])
+    finals = [job for plan, X, X_aug in cells if plan.cell_id in chosen
+              for job in _pending_tasks(cfg, plan, tracker, X, X_aug, storage_url, True,
+                                        folds=False)]
+    if finals:
+        _say(f"{cfg.name}: refitting the final models of {len(finals)} best cell(s) on all "
+             "their data")
+    _execute(finals, tracker, f"{cfg.name} (final models)", opts)
+    return finals
 
 
 def _base_tags(cfg: ExperimentConfig) -> dict[str, str]:

@@ -100,7 +100,6 @@ def chroma(sr: int, n_fft: int, n_chroma: int = 12, ctroct: float = 5.0,
 
 
 @lru_cache(maxsize=32)
-@lru_cache(maxsize=16)
 def savgol(width: int, order: int) -> tuple[np.ndarray, np.ndarray]:
     """Savitzky-Golay weights for the ``order``-th derivative by a degree-``order`` local
     polynomial over ``width`` (odd) frames (Savitzky & Golay 1964, doi:10.1021/ac60214a047).
@@ -148,8 +147,8 @@ def power_to_db(x: np.ndarray, top_db: float | None = 80.0, amin: float = 1e-10)
     x = np.asarray(x)
     # 10 log10(x) as (10 / ln 10) ln(x): numpy's float32 natural log is vectorised, its log10
     # three times slower (the two agree to an ulp)
-    scale = x.dtype.type(10.0 / np.log(10.0)) if x.dtype.kind == "f" else 10.0 / np.log(10.0)
-    db = scale * np.log(np.maximum(x.dtype.type(amin) if x.dtype.kind == "f" else amin, x))
+    ftype = x.dtype.type if x.dtype.kind == "f" else np.float64
+    db = ftype(10.0 / np.log(10.0)) * np.log(np.maximum(ftype(amin), x))
     if top_db is not None:
         db = np.maximum(db, db.max() - top_db)
     return db

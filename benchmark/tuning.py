@@ -177,8 +177,9 @@ def tune(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, speakers: np.ndarray, 
                                   class_weight=class_weight, select_k=select_k)
             Xtr, ytr = with_copies(X, y, tr, augmented)
             extra = fit_params(spec, ytr, class_weight)
-            if spec.input == "audio":  # networks are pruned per epoch, on their val UAR
+            if spec.input == "audio":  # networks are pruned per epoch, on this fold's UAR
                 extra["clf__epoch_callback"] = _epoch_pruner(trial, step)
+                extra["clf__eval_set"] = (X.iloc[va], y[va])
             pipe.fit(Xtr, ytr, **extra)
             scores.append(uar(y[va], pipe.predict(X.iloc[va])))
             if spec.input != "audio":

@@ -58,7 +58,8 @@ def test_cnn_is_deterministic_and_sklearn_compatible(split):
 
 def test_normalisation_and_early_stopping_use_training_speakers_only(split):
     train, test, cache = split
-    model = _model(cache, max_epochs=1).fit(train[["path", "speaker"]], train["emotion"])
+    model = _model(cache, max_epochs=1, val_fraction=0.2).fit(train[["path", "speaker"]],
+                                                              train["emotion"])
     from features import FeatureBank
     from features.cache import Cache
     from features.parallel import extract
@@ -127,3 +128,18 @@ def test_an_unknown_architecture_is_an_error_naming_it(split):
     train, _, cache = split
     with pytest.raises(ValueError, match="arch '3d'"):
         _model(cache, arch="3d", max_epochs=1).fit(train[["path", "speaker"]], train["emotion"])
+
+
+def test_without_held_out_speakers_the_last_epoch_is_kept_and_an_eval_set_watched(split):
+    """``val_fraction=0`` trains on every training speaker and keeps the last epoch; the epoch
+    callback (Optuna's pruner) then sees the UAR of ``eval_set`` (an inner fold's validation
+    speakers), which at the last epoch is the kept model's UAR on those rows."""
+    train, test, cache = split
+    seen = []
+    X, Xt = train[["path", "speaker"]], test[["path", "speaker"]]
+    model = _model(cache, max_epochs=3, val_fraction=0.0).fit(
+        X, train["emotion"], epoch_callback=lambda e, u: seen.append((e, u)),
+        eval_set=(Xt, test["emotion"]))
+    assert [e for e, _ in seen] == [0, 1, 2] and all(np.isfinite(u) for _, u in seen)
+    assert seen[-1][1] == pytest.approx(uar(test["emotion"], model.predict(Xt)))
+    assert np.isnan(model.best_val_uar_)  # no held-out speakers: nothing chose the weights

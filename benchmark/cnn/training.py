@@ -38,9 +38,11 @@ class Trained:
 
 def train(net, data: Padded, y_idx: np.ndarray, rows: np.ndarray, n_classes: int,
           recipe: Recipe, class_weights: np.ndarray | None, validate: Callable[[], float],
-          rng: np.random.Generator, device, epoch_callback=None, verbose=False) -> Trained:
+          rng: np.random.Generator, device, epoch_callback=None, verbose=False,
+          monitor: Callable[[], float] | None = None) -> Trained:
     """Train ``net`` on random crops of ``data``'s ``rows``; ``validate()`` scores the current
-    net (NaN without a validation split: then the last epoch is kept)."""
+    net (NaN without a validation split: then the last epoch is kept). ``monitor()``, if
+    given, is what ``epoch_callback`` and the history see instead (it never picks weights)."""
     torch = torch_module()
     weight = None if class_weights is None else torch.tensor(class_weights, device=device)
     loss_fn = torch.nn.CrossEntropyLoss(weight=weight, label_smoothing=recipe.label_smoothing)
@@ -72,11 +74,12 @@ def train(net, data: Padded, y_idx: np.ndarray, rows: np.ndarray, n_classes: int
             opt.step()
             schedule.step()
         score = validate()
-        history.append(score)
+        watched = score if monitor is None else monitor()
+        history.append(watched)
         if verbose:
-            print(f"epoch {epoch}: val UAR {score:.3f}")
+            print(f"epoch {epoch}: val UAR {watched:.3f}")
         if epoch_callback is not None:
-            epoch_callback(epoch, score)
+            epoch_callback(epoch, watched)
         if np.isnan(score) or score > best:
             best, waited = score, 0
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}

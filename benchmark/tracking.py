@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 
 # No network at run time: MLflow's usage telemetry stays off.
@@ -108,7 +109,13 @@ class Tracker:
         return run_id
 
     def finish_parent(self, parent_id: str, metrics: dict, artifacts: dict[str, object]):
-        self._log(parent_id, metrics=metrics)
+        """Log a cell's summary. The parent is found again when a run resumes or an
+        experiment is recomputed into the same store: values it holds already are not logged
+        twice, changed ones (timings) are logged at the current time, so the history has one
+        entry per (name, time, step), as ``log_model`` needs to link the metrics to a model."""
+        held = self.client.get_run(parent_id).data.metrics
+        fresh = {k: v for k, v in metrics.items() if held.get(k) != float(v)}
+        self._log(parent_id, metrics=fresh, timestamp=int(time.time() * 1000) if held else 0)
         self._artifacts(parent_id, artifacts)
         self.client.set_terminated(parent_id, "FINISHED")
 
@@ -121,9 +128,10 @@ class Tracker:
         with mlflow.start_run(run_id=parent_id):
             return log_fn()
 
-    def _log(self, run_id: str, params: dict | None = None, metrics: dict | None = None):
+    def _log(self, run_id: str, params: dict | None = None, metrics: dict | None = None,
+             timestamp: int = 0):
         ps = [Param(k, str(v)[:6000]) for k, v in (params or {}).items()]
-        ms = [Metric(k, float(v), 0, 0) for k, v in (metrics or {}).items()]
+        ms = [Metric(k, float(v), timestamp, 0) for k, v in (metrics or {}).items()]
         for i in range(0, max(len(ps), len(ms), 1), 100):
             self.client.log_batch(run_id, metrics=ms[i:i + 100], params=ps[i:i + 100],
                                   tags=[RunTag("serbench.logged", "1")] if i == 0 else [])

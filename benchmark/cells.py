@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.config import ExperimentConfig
+from benchmark.models import MODELS
 
 FINAL = "final"
 PLAN = "plan.json"
@@ -73,8 +74,9 @@ def cell_digest(cfg: ExperimentConfig, cell: Cell, features: str, data: dict[str
     """What the cell's numbers depend on. ``features``: the feature set's digest (its
     extractors' parameters and versions, its columns); ``data`` maps each corpus of the cell's
     dataset to its fingerprint, so new, removed, repaired or relabelled files make a new
-    cell."""
-    key = {"features": features, "spec": cell.spec,
+    cell; the model spec's version, defaults and search space (``ModelSpec.fingerprint``), so
+    a changed model does too."""
+    key = {"features": features, "spec": cell.spec, "model": MODELS[cell.model].fingerprint(),
            "protocol": cfg.to_dict()["protocol"], "tuning": cfg.tuning.for_model(
                cell.model).__dict__, "seed": cfg.seed, "class_weight": cfg.class_weight,
            "select_k": cfg.select_k, "fixed": dict(cfg.fixed_params.get(cell.model, {})),

@@ -31,7 +31,36 @@ class ModelSpec:
     defaults: dict
     sample_weighted: bool = False  # class weighting via fit(sample_weight=...) (XGBoost)
     input: str = "features"  # "features": the bank's table; "audio": file paths (the CNN)
+    version: str = "1"  # bumped when the estimator's code changes what it computes
     final_params: dict = field(default_factory=dict)  # for the deployed model only
+
+    def fingerprint(self) -> dict:
+        """What a cell's numbers depend on of this spec: its version, defaults and search
+        space (each ``suggest_*`` call with its name and range), so a change to any of them
+        makes new cells instead of resuming stale checkpoints."""
+        recorder = _SpaceRecorder()
+        self.space(recorder)
+        return {"version": self.version, "defaults": self.defaults,
+                "final_params": self.final_params, "space": recorder.calls}
+
+
+class _SpaceRecorder:
+    """Stands in for an ``optuna.Trial``: records the suggestions a search space asks for."""
+
+    def __init__(self):
+        self.calls: list[list] = []
+
+    def suggest_float(self, name, low, high, **kw):
+        self.calls.append(["float", name, low, high, sorted(kw.items())])
+        return low
+
+    def suggest_int(self, name, low, high, **kw):
+        self.calls.append(["int", name, low, high, sorted(kw.items())])
+        return low
+
+    def suggest_categorical(self, name, choices):
+        self.calls.append(["categorical", name, list(choices)])
+        return choices[0]
 
 
 def _svm_rbf(p, seed, balanced):
@@ -123,7 +152,7 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in (
                          "max_epochs": t.suggest_int("max_epochs", 30, 50, step=10)},
               {"lr": 3e-3, "width": 32, "dropout": 0.3, "max_epochs": 40, "n_frames": 300,
                "arch": "1d", "val_fraction": 0.0},
-              input="audio"),
+              input="audio", version="2"),  # 2: one-cycle AdamW recipe, eval-set pruning
     ModelSpec("knn", _knn,
               lambda t: {"n_neighbors": t.suggest_int("n_neighbors", 1, 30),
                          "weights": t.suggest_categorical("weights", ["uniform", "distance"])},

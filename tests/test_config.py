@@ -173,3 +173,35 @@ def test_voiced_groups_must_be_frame_row_groups(tmp_path):
     path.write_text('[features]\nvoiced_groups = ["pitch"]\n')
     with pytest.raises(ValueError, match=r"voiced_groups must be frame-row groups"):
         load_experiment(path)
+
+
+def test_a_changed_model_spec_makes_a_new_cell(monkeypatch):
+    """Checkpoints are trusted by cell id: a model's new defaults, search space or code
+    version must change it (else a rerun would resume the old model's folds)."""
+    import dataclasses
+
+    import optuna
+
+    import benchmark.models as models
+    from benchmark.cells import Cell, cell_digest
+    from benchmark.config import ExperimentConfig
+
+    cfg = ExperimentConfig(name="t", models=("cnn",))
+    cell = Cell("d", "logmel", "logmel", "cnn", True, "group_kfold")
+    base = cell_digest(cfg, cell, "f", {"d": "x"})
+    assert cell_digest(cfg, cell, "f", {"d": "x"}) == base
+    spec = models.MODELS["cnn"]
+
+    def space(t: optuna.Trial) -> dict:
+        return {"lr": t.suggest_float("lr", 1e-4, 1e-2, log=True)}
+
+    changes = [{"defaults": {**spec.defaults, "width": 64}}, {"space": space},
+               {"version": spec.version + "x"}]
+    for change in changes:
+        monkeypatch.setitem(models.MODELS, "cnn", dataclasses.replace(spec, **change))
+        assert cell_digest(cfg, cell, "f", {"d": "x"}) != base, change
+    monkeypatch.setitem(models.MODELS, "cnn", spec)
+    other = Cell("d", "bank", "bank", "svm_rbf", True, "group_kfold")
+    before = cell_digest(cfg, other, "f", {"d": "x"})
+    monkeypatch.setitem(models.MODELS, "cnn", dataclasses.replace(spec, version="9"))
+    assert cell_digest(cfg, other, "f", {"d": "x"}) == before  # other models untouched

@@ -46,6 +46,9 @@ def with_copies(X: pd.DataFrame, y: np.ndarray, rows: np.ndarray,
     return frame[keep], labels[keep]
 
 
+STARTUP_TRIALS = 4  # trials the median pruner lets finish before it compares
+
+
 def _epoch_pruner(trial: optuna.Trial, fold: int):
     def callback(epoch: int, val_uar: float) -> None:
         if np.isfinite(val_uar):
@@ -168,6 +171,11 @@ def tune(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, speakers: np.ndarray, 
         return TuneResult({}, None, 0, 0, 0.0,
                           "not tuned: fewer than 2 training speakers; defaults used")
 
+    # A network reports its inner fold's UAR after every epoch, for the pruner to stop it
+    # early; that costs a pass over the fold's rows per epoch (a third of a 1-D CNN trial),
+    # so only where pruning can happen: after the median pruner's startup trials.
+    watch_epochs = budget.pruning and budget.n_trials > STARTUP_TRIALS
+
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr(OWNER, _owner())
         params = spec.space(_WithFixed(trial, fixed or {}))
@@ -177,7 +185,7 @@ def tune(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, speakers: np.ndarray, 
                                   class_weight=class_weight, select_k=select_k)
             Xtr, ytr = with_copies(X, y, tr, augmented)
             extra = fit_params(spec, ytr, class_weight)
-            if spec.input == "audio":  # networks are pruned per epoch, on this fold's UAR
+            if spec.input == "audio" and watch_epochs:  # pruned per epoch on this fold's UAR
                 extra["clf__epoch_callback"] = _epoch_pruner(trial, step)
                 extra["clf__eval_set"] = (X.iloc[va], y[va])
             pipe.fit(Xtr, ytr, **extra)
@@ -188,7 +196,7 @@ def tune(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, speakers: np.ndarray, 
                     raise optuna.TrialPruned()
         return float(np.mean(scores))
 
-    pruner = (optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0)
+    pruner = (optuna.pruners.MedianPruner(n_startup_trials=STARTUP_TRIALS, n_warmup_steps=0)
               if budget.pruning else optuna.pruners.NopPruner())
     store = storage(storage_url)
     study = optuna.create_study(direction="maximize", study_name=study_name, storage=store,

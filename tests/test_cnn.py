@@ -74,32 +74,47 @@ def test_normalisation_and_early_stopping_use_training_speakers_only(split):
                                atol=1e-3)
 
 
-def test_cnn_tunes_with_optuna_and_prunes_per_epoch(split, monkeypatch):
-    """The CNN goes through the same nested tuning as the classical models."""
+def test_cnn_tunes_with_optuna_and_prunes_per_epoch(split, monkeypatch, tmp_path):
+    """The CNN goes through the same nested tuning as the classical models; its trials report
+    the inner fold's UAR after every epoch, for the pruner, once there are more trials than
+    the pruner's startup ones (before, the reports would cost a pass per epoch for nothing)."""
     import dataclasses
+
+    import optuna
 
     import benchmark.models as models
     from benchmark.config import TuningConfig
-    from benchmark.tuning import tune
+    from benchmark.tuning import STARTUP_TRIALS, tune
 
     train, _, cache = split
     monkeypatch.setenv("SERBENCH_CACHE", cache)
     spec = dataclasses.replace(models.MODELS["cnn"], space=lambda t: {
         "lr": t.suggest_float("lr", 1e-3, 5e-3, log=True), "width": 8, "dropout": 0.2,
-        "max_epochs": 3})
+        "max_epochs": 2, "n_frames": 100})
     seen = []
     real = models.MODELS["cnn"].make
 
     def make(p, seed, balanced):
         seen.append(p)
-        return real({**p, "max_epochs": 3}, seed, balanced)
+        return real({**p, "max_epochs": 2}, seed, balanced)
 
     spec = dataclasses.replace(spec, make=make)
-    result = tune(spec, train[["path", "speaker"]], train["emotion"].to_numpy(),
-                  train["speaker"].to_numpy(), speaker_norm=False,
-                  budget=TuningConfig(n_trials=2), inner_k=2, seed=0)
-    assert result.n_trials + result.n_pruned == 2 and result.inner_uar is not None
-    assert "lr" in result.params and len(seen) == 4  # 2 trials x 2 inner folds
+    X, y, spk = train[["path", "speaker"]], train["emotion"].to_numpy(), train["speaker"]
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    for n_trials in (2, STARTUP_TRIALS + 1):
+        result = tune(spec, X, y, spk.to_numpy(), speaker_norm=False,
+                      budget=TuningConfig(n_trials=n_trials), inner_k=2, seed=0,
+                      storage_url=url, study_name=f"s{n_trials}")
+        assert result.n_trials + result.n_pruned == n_trials and result.inner_uar is not None
+        assert "lr" in result.params
+        trials = optuna.load_study(study_name=f"s{n_trials}", storage=url).trials
+        steps = [sorted(t.intermediate_values) for t in trials]
+        if n_trials <= STARTUP_TRIALS:
+            assert steps == [[]] * n_trials  # nothing to prune: no per-epoch pass
+        else:  # every epoch of both inner folds reported (fold 1's steps start at 1000)
+            assert all(s == [0, 1, 1000, 1001] for s, t in zip(steps, trials, strict=True)
+                       if t.state == optuna.trial.TrialState.COMPLETE)
+    assert len(seen) >= 2 * 2 + 2 * (STARTUP_TRIALS + 1) - 2  # trials x inner folds
 
 
 def test_speaker_norm_uses_each_speakers_own_rows_only(split):

@@ -77,8 +77,9 @@ def cell_digest(cfg: ExperimentConfig, cell: Cell, features: str, data: dict[str
     cell; the model spec's version, defaults and search space (``ModelSpec.fingerprint``), so
     a changed model does too."""
     key = {"features": features, "spec": cell.spec, "model": MODELS[cell.model].fingerprint(),
-           "protocol": cfg.to_dict()["protocol"], "tuning": cfg.tuning.for_model(
-               cell.model).__dict__, "seed": cfg.seed, "class_weight": cfg.class_weight,
+           "protocol": cfg.to_dict()["protocol"],
+           "tuning": cfg.tuning.for_cell(cell.model, cell.variant).__dict__,
+           "seed": cfg.seed, "class_weight": cfg.class_weight,
            "select_k": cfg.select_k, "fixed": dict(cfg.fixed_params.get(cell.model, {})),
            "labels": [dict(cfg.label_map), list(cfg.drop_labels)],
            "augmentation": cfg.augmentation.digest() if cell.augmented else None,

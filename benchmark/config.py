@@ -75,22 +75,36 @@ class TuningConfig:
     timeout_s: float = 600.0  # a safety cap; the trial count is what keeps runs reproducible
     pruning: bool = True
     inner_k: int | None = None  # inner folds; None: the protocol's inner_k
+    # Univariate selection tuned with the model: each trial also draws the percentile of
+    # columns SelectPercentile(f_classif) keeps (fitted on the trial's training rows, like
+    # the scalers); () : no selection step. A wide set's noisy columns cost a linear model
+    # more across speakers than within them, and how many to keep is the data's to say.
+    select_percentiles: tuple[int, ...] = ()
     per_model: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    # a feature set's overrides (by its label), applied after the model's: e.g. a set too
+    # wide to tune within the budget keeps its reference configuration
+    per_set: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self):
         if self.n_trials < 0 or self.timeout_s <= 0:
             raise ValueError("tuning.n_trials must be >= 0 and tuning.timeout_s > 0")
-        if self.per_model:  # each model's overrides: the same keys and types as here
-            object.__setattr__(self, "per_model", MappingProxyType({
-                model: MappingProxyType({k: getattr(build(TuningConfig, dict(values),
-                                                          f"[tuning.per_model.{model}]"), k)
-                                         for k in values})
-                for model, values in self.per_model.items()}))
+        bad = [p for p in self.select_percentiles if not 0 < p <= 100]
+        if bad:
+            raise ValueError(f"tuning.select_percentiles {bad}: each must be in (0, 100]")
+        for section in ("per_model", "per_set"):  # overrides: the same keys and types as here
+            table = getattr(self, section)
+            if table:
+                object.__setattr__(self, section, MappingProxyType({
+                    name: MappingProxyType({k: getattr(build(TuningConfig, dict(values),
+                                                             f"[tuning.{section}.{name}]"), k)
+                                            for k in values})
+                    for name, values in table.items()}))
 
-    def for_model(self, model: str) -> TuningConfig:
-        """This budget with the model's own overrides applied."""
-        values = dict(self.per_model.get(model, {}))
-        return dataclasses.replace(self, per_model=MappingProxyType({}), **values)
+    def for_cell(self, model: str, variant: str) -> TuningConfig:
+        """The budget of one cell: the model's overrides, then its feature set's."""
+        values = {**self.per_model.get(model, {}), **self.per_set.get(variant, {})}
+        return dataclasses.replace(self, per_model=MappingProxyType({}),
+                                   per_set=MappingProxyType({}), **values)
 
 
 @dataclass(frozen=True)
@@ -151,6 +165,16 @@ class ExperimentConfig:
         if self.ablation != "none" and "bank" not in self.feature_sets:
             raise ValueError("an ablation compares bank subsets with the bank: add \"bank\" "
                              "to feature_sets")
+        if self.select_k and any(t.get("select_percentiles") for t in (
+                {"select_percentiles": self.tuning.select_percentiles},
+                *self.tuning.per_model.values(), *self.tuning.per_set.values())):
+            raise ValueError("select_k (a fixed SelectKBest) and tuning.select_percentiles (a "
+                             "tuned selection) exclude each other: set one")
+        labels = {*self.feature_variants(), "logmel"}  # "logmel": what the CNN reads
+        unknown = sorted(set(self.tuning.per_set) - labels)
+        if unknown:
+            raise KeyError(f"[tuning.per_set]: unknown feature set(s) {unknown}; this "
+                           f"experiment's: {sorted(labels)}")
 
     def to_dict(self) -> dict[str, Any]:
         def plain(v):
@@ -214,7 +238,8 @@ def load_experiment(path: str | Path, **overrides) -> ExperimentConfig:
         "features": lambda v: FeatureConfig.from_dict(v, f"{where} [features]"),
         "protocol": lambda v: build(ProtocolConfig, v, f"{where} [protocol]"),
         "tuning": lambda v: build(TuningConfig, v, f"{where} [tuning]",
-                                  {"per_model": tables("tuning.per_model")}),
+                                  {"per_model": tables("tuning.per_model"),
+                                   "per_set": tables("tuning.per_set")}),
         "augmentation": lambda v: build(AugmentConfig, v, f"{where} [augmentation]"),
         "fixed_params": tables("fixed_params"),
     }

@@ -40,7 +40,7 @@ def fit_fold(X: np.ndarray, columns: list[str], speakers: np.ndarray, y: np.ndar
 
         frame = as_frame(X)
         copies = [as_frame(A) for A in X_aug] if (X_aug and cell.augmented) else []
-        budget = cfg.tuning.for_model(cell.model)
+        budget = cfg.tuning.for_cell(cell.model, cell.variant)
         fixed = dict(cfg.fixed_params.get(cell.model, {}))
         tuned = tune(spec, frame.iloc[train], y[train], speakers[train],
                      speaker_norm=cell.speaker_norm, budget=budget,

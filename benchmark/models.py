@@ -1,6 +1,6 @@
 """The classifiers, each beside its Optuna search space, as scikit-learn Pipelines.
 
-Every pipeline is ``SpeakerStandardScaler -> MinMaxScaler -> [SelectKBest] -> classifier``:
+Every pipeline is ``SpeakerStandardScaler -> MinMaxScaler -> [selection] -> classifier``:
 scalers and selectors are fitted inside the pipeline, so on training rows only.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
-from sklearn.feature_selection import SelectKBest, f_classif
+from sklearn.feature_selection import SelectKBest, SelectPercentile, VarianceThreshold, f_classif
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
@@ -160,10 +160,17 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in (
 )}
 
 
+SELECT = "select_percentile"  # a tuned parameter of the pipeline, not of the classifier
+
+
 def build_pipeline(spec: ModelSpec, params: dict, *, speaker_norm: bool, seed: int = 0,
                    class_weight: bool = True, select_k: int | None = None) -> Pipeline:
     """The model's pipeline. Feature models take the table (with its ``speaker`` column);
-    audio models (the CNN) take the ``path``/``speaker`` columns and normalise internally."""
+    audio models (the CNN) take the ``path``/``speaker`` columns and normalise internally.
+    ``select_k`` (the config's fixed SelectKBest) or ``params[SELECT]`` (a tuned percentile:
+    the F-test ranks only the columns that vary in the training rows) add a selection step."""
+    params = dict(params)
+    percentile = params.pop(SELECT, None)
     if spec.input == "audio":  # the network standardises its own log-mel bands
         p = {**spec.defaults, **params, "speaker_norm": speaker_norm}
         return Pipeline([("clf", spec.make(p, seed, class_weight))])
@@ -171,6 +178,9 @@ def build_pipeline(spec: ModelSpec, params: dict, *, speaker_norm: bool, seed: i
              ("scale", MinMaxScaler())]
     if select_k:
         steps.append(("select", SelectKBest(f_classif, k=select_k)))
+    elif percentile is not None and percentile < 100:
+        steps += [("constant", VarianceThreshold()),
+                  ("select", SelectPercentile(f_classif, percentile=percentile))]
     steps.append(("clf", spec.make({**spec.defaults, **params}, seed, class_weight)))
     return Pipeline(steps)
 

@@ -339,12 +339,14 @@ def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
                 "model": model, "feature_set": spec, "feature_variant": cell.label,
                 "speaker_norm": str(norm), "protocol": meta["protocol"],
                 "speaker_dependent": str(cfg.protocol.speaker_dependent)}
-        budget = cfg.tuning.for_model(model)
+        budget = cfg.tuning.for_cell(model, cell.variant)
         params = {"dataset": ds.name, "feature_set": spec, "features": cell.label,
                   "model": model, "normalisation": cell.norm_label, "protocol": protocol.kind,
                   "n_features": len(fs.feature_names), "n_folds": len(folds),
                   "n_trials": budget.n_trials, "inner_k": budget.inner_k or protocol.inner_k,
                   "augmented": augmented, "role": role,
+                  **({"select_percentiles": list(budget.select_percentiles)}
+                     if budget.select_percentiles and budget.n_trials else {}),
                   **{f"fixed.{k}": v for k, v in cfg.fixed_params.get(model, {}).items()}}
         words = (f"{model} on {ds.name}, features {cell.label} ({len(fs.feature_names)}), "
                  f"{'speaker-normalised' if norm else 'global normalisation'}, "

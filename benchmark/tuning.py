@@ -17,7 +17,7 @@ import pandas as pd
 
 from benchmark.config import TuningConfig
 from benchmark.metrics import uar
-from benchmark.models import ModelSpec, build_pipeline, fit_params
+from benchmark.models import SELECT, ModelSpec, build_pipeline, fit_params
 from benchmark.protocols import inner_splits
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -179,6 +179,8 @@ def tune(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, speakers: np.ndarray, 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr(OWNER, _owner())
         params = spec.space(_WithFixed(trial, fixed or {}))
+        if budget.select_percentiles:  # how many columns to keep, tuned with the model
+            params[SELECT] = trial.suggest_categorical(SELECT, list(budget.select_percentiles))
         scores = []
         for step, (tr, va) in enumerate(splits):
             pipe = build_pipeline(spec, params, speaker_norm=speaker_norm, seed=seed,

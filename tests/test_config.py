@@ -39,11 +39,35 @@ def test_bad_keys_are_errors_naming_them(tmp_path, text, message):
 
 def test_per_model_budget_and_digest(tmp_path):
     cfg = load_experiment(Path(__file__).parents[1] / "experiments" / "benchmark.toml")
-    assert cfg.tuning.for_model("rf").n_trials == 0
-    assert cfg.tuning.for_model("cnn").n_trials == 0
-    assert cfg.tuning.for_model("svm_rbf").n_trials == 6
+    assert cfg.tuning.for_cell("rf", "bank").n_trials == 0
+    assert cfg.tuning.for_cell("cnn", "logmel").n_trials == 0
+    assert cfg.tuning.for_cell("svm_rbf", "bank").n_trials == 6
     assert cfg.digest() == load_experiment(
         Path(__file__).parents[1] / "experiments" / "benchmark.toml").digest()
+
+
+def test_a_feature_sets_budget_overrides_its_models(tmp_path):
+    cfg = _load(tmp_path, 'feature_sets = ["bank", "egemaps"]\n[tuning]\nn_trials = 0\n'
+                '[tuning.per_model.svm_linear]\nn_trials = 8\nselect_percentiles = [50, 100]\n'
+                '[tuning.per_set.egemaps]\nn_trials = 0')
+    linear_bank = cfg.tuning.for_cell("svm_linear", "bank")
+    assert linear_bank.n_trials == 8 and linear_bank.select_percentiles == (50, 100)
+    assert cfg.tuning.for_cell("svm_linear", "egemaps").n_trials == 0  # the set's, last
+    assert cfg.tuning.for_cell("svm_rbf", "bank").n_trials == 0
+    assert not linear_bank.per_model and not linear_bank.per_set
+
+
+@pytest.mark.parametrize("text, error, message", [
+    ('[tuning.per_set.compare]\nn_trials = 0', KeyError,
+     "[tuning.per_set]: unknown feature set(s) ['compare']"),
+    ('[tuning]\nselect_percentiles = [0, 50]', ValueError, "must be in (0, 100]"),
+    ('select_k = 10\n[tuning.per_model.rf]\nselect_percentiles = [50]', ValueError,
+     "exclude each other"),
+])
+def test_a_tuned_selection_is_checked(tmp_path, text, error, message):
+    with pytest.raises(error) as err:
+        _load(tmp_path, text)
+    assert message in str(err.value)
 
 
 # -- a config that means what it says ------------------------------------------------------------
@@ -87,6 +111,8 @@ WRONG_TYPES = [  # (toml, key named in the error, expected type named)
     ('[tuning]\npruning = 1', "[tuning] pruning", "bool"),
     ('[tuning]\ninner_k = "3"', "[tuning] inner_k", "int or none"),
     ('[tuning.per_model.rf]\nn_trials = "3"', "[tuning.per_model.rf] n_trials", "int"),
+    ('[tuning]\nselect_percentiles = ["half"]', "[tuning] select_percentiles[0]", "int"),
+    ('[tuning.per_set.bank]\nn_trials = "3"', "[tuning.per_set.bank] n_trials", "int"),
     ('[features]\nsr = "16k"', "[features] sr", "int"),
     ('[features]\nwin_ms = "25"', "[features] win_ms", "float"),
     ('[features]\nfmax = "8k"', "[features] fmax", "float or none"),

@@ -112,6 +112,37 @@ def test_tuning_never_sees_test_speakers(monkeypatch):
         assert out["n_trials"] == 2 and len(out["y_pred"]) == len(fold.test)
 
 
+def test_a_tuned_selection_is_fitted_on_training_rows_only():
+    """The tuned percentile is drawn from the config's list, and the selector's F-scores are
+    those of the training rows alone: a column that separates the emotions only for the
+    test speaker scores as the training rows have it."""
+    from sklearn.feature_selection import f_classif
+    from sklearn.preprocessing import MinMaxScaler
+
+    t = _table(6)
+    rng = np.random.default_rng(1)
+    codes = pd.factorize(t.emotion)[0]
+    t["f3"] = rng.normal(0, 1, len(t))
+    test_rows = (t.speaker == "a:05").to_numpy()
+    t.loc[test_rows, "f3"] = codes[test_rows] * 10.0  # informative for the test speaker only
+    cfg = ExperimentConfig(name="t", models=("logreg",), protocol=ProtocolConfig("loso", inner_k=2),
+                           tuning=TuningConfig(n_trials=3, pruning=False,
+                                               select_percentiles=(34, 67)))
+    cell = Cell("a", "bank", "bank", "logreg", False, "loso")
+    cols = ["f1", "f2", "f3"]
+    X = t[cols].to_numpy(np.float32)
+    train, test = np.flatnonzero(~test_rows), np.flatnonzero(test_rows)
+    out = fitting.fit_fold(X, cols, t.speaker.to_numpy(), codes, train, test, cell, cfg,
+                           None, None, True)
+    percentile = out["params"]["select_percentile"]
+    assert percentile in (34, 67) and out["tuned_params"]["select_percentile"] == percentile
+    select = out["model"].named_steps["select"]
+    scaled = MinMaxScaler().fit_transform(X[train])
+    np.testing.assert_allclose(select.scores_, f_classif(scaled, codes[train])[0], rtol=1e-3)
+    leaky = f_classif(MinMaxScaler().fit_transform(X), codes)[0]  # had it seen every row
+    assert leaky[2] > 3 * select.scores_[2] and select.get_support()[1]
+
+
 def test_per_speaker_standardisation_does_not_depend_on_a_features_unit():
     """ComParE has columns of order 1e-12: an absolute 'constant' threshold zeroed them
     (0.029 UAR lost on RAVDESS). Scaling a column must change nothing; a constant column

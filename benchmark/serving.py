@@ -42,6 +42,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "features.config.FeatureConfig",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
+    "sklearn.feature_selection._univariate_selection.f_classif",  # the selection step's score
     "sklearn.metrics._dist_metrics.EuclideanDistance64",
     "sklearn.neighbors._kd_tree.KDTree",
     "sklearn.tree._tree.Tree",

@@ -148,3 +148,22 @@ def test_only_each_datasets_best_cell_per_normalisation_gets_a_final_model(train
         expected.add(pool.sort_values("uar_mean", ascending=False, kind="stable")
                      ["cell_id"].iloc[0])
     assert with_final == expected and len(expected) == 2
+
+
+def test_a_pipeline_with_a_tuned_selection_is_saved_and_loaded(tmp_path):
+    """A final model whose tuning chose a selection step must be servable: its F-test score
+    function is on the allow-list, and the loaded pipeline predicts as the saved one."""
+    from benchmark.models import MODELS, SELECT, build_pipeline
+    from benchmark.serving import dump_pipeline, load_pipeline
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 20)
+    X = pd.DataFrame(rng.normal(size=(60, 6)) + y[:, None] * [1, 0, 0, 0.5, 0, 0],
+                     columns=[f"f{i}" for i in range(6)])
+    X["speaker"] = np.tile(["a", "b"], 30)
+    pipe = build_pipeline(MODELS["svm_linear"], {"C": 0.1, SELECT: 50}, speaker_norm=False)
+    pipe.fit(X, y)
+    assert pipe.named_steps["select"].get_support().sum() == 3
+    path = tmp_path / "pipe.skops"
+    path.write_bytes(dump_pipeline(pipe))
+    np.testing.assert_array_equal(load_pipeline(path).predict(X), pipe.predict(X))

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import joblib
 import numpy as np
-import pandas as pd
 from threadpoolctl import ThreadpoolController
 from tqdm.auto import tqdm
 
@@ -213,6 +212,7 @@ def extract_columns(manifest: pd.DataFrame, extractors: Sequence[Extractor], cac
     """Key columns, then every extractor's features (:func:`column_key` names), one row per
     manifest file that every extractor computed: so that all feature sets of an experiment
     share the same rows, hence the same folds. Each failure is in its extractor's report."""
+    import pandas as pd  # here, not at the top: every worker imports this module
     paths = list(manifest["path"])
     ok = np.ones(len(paths), bool)
     blocks, names, reports = [], [], {}
@@ -244,6 +244,8 @@ def extract_table(manifest: pd.DataFrame, source: FeatureBank | FeatureSet, cach
                   **kw) -> tuple[pd.DataFrame, ExtractReport]:
     """One row per manifest file that succeeded: its key columns, then the features of a
     bank (all its columns) or a feature set (named as the set names them)."""
+    import pandas as pd
+
     fs = as_set(source)
     wide, reports = extract_columns(manifest, extractors_of([fs]), cache, **kw)
     keys = [c for c in KEY_COLUMNS if c in wide.columns]

@@ -59,15 +59,17 @@ def test_power_to_db_is_librosas():
 
 
 def test_bank_hot_path_does_not_import_librosa():
-    """Why these operators are ours: a new process extracts without librosa's import cost."""
+    """Why these operators are ours: a new process extracts without librosa's import cost;
+    nor does an extraction worker (which imports ``features.parallel``) pay for pandas."""
     import subprocess
     import sys
 
     code = ("import sys, numpy as np\n"
+            "from features.parallel import compute\n"
             "from features import FeatureBank\n"
             "y = np.sin(np.arange(16000) * 0.05).astype(np.float32)\n"
             "FeatureBank().extract(y, 16000)\n"
-            "print('librosa' in sys.modules, 'scipy.signal' in sys.modules)\n")
+            "print(*(m in sys.modules for m in ('librosa', 'scipy.signal', 'pandas')))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
-    assert out == ["False", "False"]
+    assert out == ["False", "False", "False"]

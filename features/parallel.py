@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import joblib
 import numpy as np
@@ -23,6 +26,9 @@ from features.bank import FeatureBank
 from features.cache import Cache, content_hash
 from features.sets.base import Extractor, FeatureSet, Part
 from features.warm import warm
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Manifest columns carried into the feature table.
 KEY_COLUMNS = ("path", "corpus", "speaker", "gender", "emotion", "intensity")
@@ -103,49 +109,66 @@ def extract(paths: Sequence[str], extractor: Extractor, cache: Cache, kind: str 
     n_jobs, backend : joblib's; ``backend=None`` keeps the caller's (loky unless a
         :func:`compute_backend` is active); ``"dask"`` uses a running ``distributed.Client``
         (or starts a local one) through joblib's Dask backend.
-    chunk_size : files per task; default splits the misses into about 8 tasks per worker.
+    chunk_size : files per task; default: about 8 tasks per worker were every file a miss.
     """
     t0 = time.perf_counter()
     space = namespace(extractor, kind, transform)
     report = ExtractReport(n_files=len(paths))
     results: list[np.ndarray | None] = [None] * len(paths)
-    todo = []
     desc = (f"extract {kind}" if isinstance(extractor, FeatureBank) else
             f"extract {space.split('-')[1]}") + (f" {transform.name}" if transform else "")
     bar = tqdm(total=len(paths), unit="file", desc=desc, disable=not progress,
                smoothing=0.05, mininterval=0.5)
-    for i, path in enumerate(paths):
-        try:
-            key = content_hash(open(path, "rb").read())
-        except OSError as exc:
-            report.errors.append((str(path), f"{path}: cannot read ({exc.strerror or exc})"))
-            bar.update()
-            continue
-        hit = cache.get(space, key)
-        if hit is not None:
-            results[i] = hit
-            report.hits += 1
-            bar.update()
-        else:
-            todo.append((i, str(path), key))
-    report.misses = len(todo)
-    bar.set_postfix(hits=report.hits, misses=report.misses, refresh=False)
-    if todo:
+    lock = threading.Lock()  # joblib draws chunks from a thread of its own, as tasks finish
+
+    def tick(k: int = 1) -> None:
+        with lock:
+            bar.update(k)
+    workers = joblib.effective_n_jobs(n_jobs)
+    size = chunk_size or max(1, min(64, int(np.ceil(len(paths) / (8 * workers)))))
+
+    def misses():
+        """The files not in the cache, a chunk at a time as soon as it is full: workers
+        start on the first while the rest are still being hashed."""
+        chunk = []
+        for i, path in enumerate(paths):
+            try:
+                key = content_hash(open(path, "rb").read())
+            except OSError as exc:
+                report.errors.append((str(path), f"{path}: cannot read ({exc.strerror or exc})"))
+                tick()
+                continue
+            hit = cache.get(space, key)
+            if hit is not None:
+                results[i] = hit
+                report.hits += 1
+                tick()
+                continue
+            report.misses += 1
+            chunk.append((i, str(path), key))
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    chunks = misses()
+    first = next(chunks, None)
+    if first is not None:
         cache.claim()  # here, once, before workers write into it
-        workers = joblib.effective_n_jobs(n_jobs)
         if workers > 1 and isinstance(extractor, FeatureBank):
             warm(extractor.config)
-        size = chunk_size or max(1, min(64, int(np.ceil(len(todo) / (8 * workers)))))
-        chunks = [todo[k:k + size] for k in range(0, len(todo), size)]
         with compute_backend(backend, n_jobs):
             runner = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
             for done in runner(joblib.delayed(_work)(c, extractor, kind, str(cache.root),
-                                                     transform) for c in chunks):
+                                                     transform)
+                               for c in itertools.chain([first], chunks)):
                 for index, value, error in done:
                     results[index] = value
                     if error:
                         report.errors.append((paths[index], error))
-                bar.update(len(done))
+                tick(len(done))
+    bar.set_postfix(hits=report.hits, misses=report.misses, refresh=False)
     bar.close()
     report.seconds = time.perf_counter() - t0
     return results, report

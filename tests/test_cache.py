@@ -210,3 +210,26 @@ def test_an_old_cache_without_marker_is_adopted(tmp_path, manifest):
     extract(list(manifest.path[:2]), bank, cache, progress=False)
     (cache.root / ".serbench-cache").unlink()
     assert Cache(cache.root).claim() == cache.root and Cache(cache.root).marked
+
+
+def test_warm_runs_the_bank_once_then_trusts_its_stamp(tmp_path, monkeypatch):
+    """The parent compiles the kernels before workers start only when no earlier process
+    did: after one warm-up, a stamp (named by the sources' state and the config) says so."""
+    from features import FeatureBank, FeatureConfig
+    from features import warm as warm_module
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(warm_module, "_DONE", set())
+    calls = []
+    real = FeatureBank.extract
+    monkeypatch.setattr(FeatureBank, "extract",
+                        lambda self, y, sr: calls.append(len(y)) or real(self, y, sr))
+    warm_module.warm()
+    assert len(calls) == 1 and warm_module.stamp_path(FeatureConfig()).exists()
+    warm_module._DONE.clear()  # a new process
+    warm_module.warm()
+    assert len(calls) == 1
+    other = FeatureConfig(n_mfcc=13)
+    assert warm_module.stamp_path(other) != warm_module.stamp_path(FeatureConfig())
+    warm_module.warm(other)
+    assert len(calls) == 2

@@ -179,7 +179,7 @@ def tune(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, speakers: np.ndarray, 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr(OWNER, _owner())
         params = spec.space(_WithFixed(trial, fixed or {}))
-        if budget.select_percentiles:  # how many columns to keep, tuned with the model
+        if budget.select_percentiles and spec.input == "features":  # (a network reads audio)
             params[SELECT] = trial.suggest_categorical(SELECT, list(budget.select_percentiles))
         scores = []
         for step, (tr, va) in enumerate(splits):

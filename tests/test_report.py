@@ -55,6 +55,7 @@ def test_report_rebuilds_from_stored_runs_without_refitting(two_runs, monkeypatc
     assert any(n.startswith("confusion_") and n.endswith(".pdf") for n in names)
     readme = (a / "README.md").read_text()
     assert "serbench run experiments/smoke.toml" in readme and "tables/main.tex" in readme
+    assert "Every cell was tuned by Optuna" in readme  # smoke: 3 trials for every cell
 
 
 def test_main_table_matches_fold_checkpoints(two_runs):
@@ -126,3 +127,22 @@ def test_ablation_readme_opens_with_what_each_group_did(tmp_path):
     assert "reached a mean UAR" in opening and "won" not in opening  # one configured cell
     readme = (out / "README.md").read_text()
     assert readme.index("Feature-group ablation") < readme.index("## Files")
+
+
+def test_the_readme_says_which_cells_were_tuned():
+    """A table that mixes tuned cells with fixed configurations says which is which."""
+    from benchmark.report.build import tuning_said
+    from benchmark.report.results import Results
+
+    cells = pd.DataFrame({"cell_id": ["a", "b", "c"], "dataset": "ravdess",
+                          "features": ["bank", "compare", "bank"],
+                          "model": ["svm_linear", "svm_linear", "svm_rbf"],
+                          "normalisation": "global"})
+    folds = pd.DataFrame({"cell_id": ["a", "a", "b", "b", "c", "c"],
+                          "n_trials": [11, 12, 0, 0, 0, 0]})
+    said = tuning_said(Results(cells, folds, pd.DataFrame()))
+    assert "bank svm_linear global (12)" in said and "compare" not in said
+    assert "every other cell ran its model's fixed configuration" in said
+    assert "no tuning" in tuning_said(Results(cells, folds.assign(n_trials=0), pd.DataFrame()))
+    assert "Every cell was tuned" in tuning_said(Results(cells, folds.assign(n_trials=3),
+                                                         pd.DataFrame()))

@@ -451,6 +451,26 @@ def _variant_sentence(dataset: str, model: str, norm: str, grp: pd.DataFrame) ->
     return f"{head}: " + "; ".join(said) + "."
 
 
+def tuning_said(res: Results) -> str:
+    """Which cells were tuned and which ran a fixed configuration: a table that mixes both
+    must say so beside it (finished Optuna trials per outer fold, as the folds record)."""
+    trials = res.folds.groupby("cell_id")["n_trials"].mean()
+    cells = res.cells.assign(trials=res.cells["cell_id"].map(trials).fillna(0))
+    several = cells["dataset"].nunique() > 1
+    tuned = cells[cells["trials"] > 0]
+    if tuned.empty:
+        return "Every cell ran its model's fixed configuration (no tuning)."
+    if len(tuned) == len(cells):
+        return ("Every cell was tuned by Optuna on inner speaker-grouped folds of each outer "
+                f"training set ({tuned['trials'].min():.0f}-{tuned['trials'].max():.0f} "
+                "finished trials per outer fold).")
+    named = [(f"{c.dataset} " if several else "") + f"{c.features} {c.model} {c.normalisation}"
+             f" ({c.trials:.0f})" for c in tuned.itertuples()]
+    return ("Tuned by Optuna on inner speaker-grouped folds of each outer training set "
+            "(finished trials per outer fold): " + ", ".join(named) + "; every other cell ran "
+            "its model's fixed configuration.")
+
+
 def _wall_time(out: Path) -> str:
     """How long the run that wrote these folds took (``run.json``), or nothing."""
     path = out / "run.json"
@@ -482,7 +502,7 @@ def write_readme(out: Path, experiment: str, written: list[Path], res: Results) 
              f"Produced by `serbench run experiments/{experiment}.toml` (then `serbench report "
              f"{experiment}`, which rebuilds everything here from the stored folds) on a "
              f"machine with {os.cpu_count()} cores. Protocols: {_protocols(cells)}.",
-             _wall_time(out), "",
+             tuning_said(res), _wall_time(out), "",
              "## Files", "", "| file | what it is |", "|---|---|"]
     what = {
         "tables/main": "feature sets x models x corpora: UAR, WA, macro-F1, mean ± std over "

@@ -453,7 +453,7 @@ def _variant_sentence(dataset: str, model: str, norm: str, grp: pd.DataFrame) ->
 
 def tuning_said(res: Results) -> str:
     """Which cells were tuned and which ran a fixed configuration: a table that mixes both
-    must say so beside it (finished Optuna trials per outer fold, as the folds record)."""
+    must say so beside it (completed Optuna trials per outer fold, as the folds record)."""
     trials = res.folds.groupby("cell_id")["n_trials"].mean()
     cells = res.cells.assign(trials=res.cells["cell_id"].map(trials).fillna(0))
     several = cells["dataset"].nunique() > 1
@@ -463,7 +463,7 @@ def tuning_said(res: Results) -> str:
     if len(tuned) == len(cells):
         return ("Every cell was tuned by Optuna on inner speaker-grouped folds of each outer "
                 f"training set ({tuned['trials'].min():.0f}-{tuned['trials'].max():.0f} "
-                "finished trials per outer fold).")
+                "completed, unpruned trials per outer fold).")
     named = [(f"{c.dataset} " if several else "") + f"{c.features} {c.model} {c.normalisation}"
              f" ({c.trials:.0f})" for c in tuned.itertuples()]
     return ("Tuned by Optuna on inner speaker-grouped folds of each outer training set "

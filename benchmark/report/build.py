@@ -467,8 +467,8 @@ def tuning_said(res: Results) -> str:
     named = [(f"{c.dataset} " if several else "") + f"{c.features} {c.model} {c.normalisation}"
              f" ({c.trials:.0f})" for c in tuned.itertuples()]
     return ("Tuned by Optuna on inner speaker-grouped folds of each outer training set "
-            "(finished trials per outer fold): " + ", ".join(named) + "; every other cell ran "
-            "its model's fixed configuration.")
+            "(completed, unpruned trials per outer fold, mean): " + ", ".join(named)
+            + "; every other cell ran its model's fixed configuration.")
 
 
 def _wall_time(out: Path) -> str:

@@ -165,9 +165,9 @@ class ExperimentConfig:
         if self.ablation != "none" and "bank" not in self.feature_sets:
             raise ValueError("an ablation compares bank subsets with the bank: add \"bank\" "
                              "to feature_sets")
-        if self.select_k and any(t.get("select_percentiles") for t in (
-                {"select_percentiles": self.tuning.select_percentiles},
-                *self.tuning.per_model.values(), *self.tuning.per_set.values())):
+        overrides = (*self.tuning.per_model.values(), *self.tuning.per_set.values())
+        if self.select_k and (self.tuning.select_percentiles or any(
+                t.get("select_percentiles") for t in overrides)):
             raise ValueError("select_k (a fixed SelectKBest) and tuning.select_percentiles (a "
                              "tuned selection) exclude each other: set one")
         labels = {*self.feature_variants(), "logmel"}  # "logmel": what the CNN reads

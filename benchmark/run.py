@@ -47,6 +47,7 @@ from benchmark.protocols import Fold, check_disjoint, make_folds
 from benchmark.provenance import corpus_fingerprint, git_state, package_versions
 from benchmark.tracking import NOTE, Tracker, default_uri
 from benchmark.tuning import storage as optuna_storage
+from benchmark.tuning import tunes_selection
 from features import FeatureBank, FeatureConfig
 from features.cache import Cache
 from features.parallel import (
@@ -346,7 +347,7 @@ def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
                   "n_trials": budget.n_trials, "inner_k": budget.inner_k or protocol.inner_k,
                   "augmented": augmented, "role": role,
                   **({"select_percentiles": list(budget.select_percentiles)}
-                     if budget.select_percentiles and budget.n_trials else {}),
+                     if tunes_selection(MODELS[model], budget) else {}),
                   **{f"fixed.{k}": v for k, v in cfg.fixed_params.get(model, {}).items()}}
         words = (f"{model} on {ds.name}, features {cell.label} ({len(fs.feature_names)}), "
                  f"{'speaker-normalised' if norm else 'global normalisation'}, "

@@ -49,6 +49,12 @@ def with_copies(X: pd.DataFrame, y: np.ndarray, rows: np.ndarray,
 STARTUP_TRIALS = 4  # trials the median pruner lets finish before it compares
 
 
+def tunes_selection(spec: ModelSpec, budget: TuningConfig) -> bool:
+    """Whether this cell's trials draw a selection percentile: a tuned model that reads
+    feature columns (a network reads audio, it has none to select)."""
+    return bool(budget.n_trials and budget.select_percentiles) and spec.input == "features"
+
+
 def _epoch_pruner(trial: optuna.Trial, fold: int):
     def callback(epoch: int, val_uar: float) -> None:
         if np.isfinite(val_uar):
@@ -179,7 +185,7 @@ def tune(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, speakers: np.ndarray, 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr(OWNER, _owner())
         params = spec.space(_WithFixed(trial, fixed or {}))
-        if budget.select_percentiles and spec.input == "features":  # (a network reads audio)
+        if tunes_selection(spec, budget):
             params[SELECT] = trial.suggest_categorical(SELECT, list(budget.select_percentiles))
         scores = []
         for step, (tr, va) in enumerate(splits):

@@ -31,9 +31,9 @@ def stamp_path(config: FeatureConfig) -> Path:
     import numba
 
     package = Path(__file__).resolve().parent
-    sources = sorted(package.rglob("*.py"))
+    stats = [(str(p.relative_to(package)), p.stat()) for p in sorted(package.rglob("*.py"))]
     state = [numba.__version__, sys.version, config.digest()] + [
-        (str(p.relative_to(package)), p.stat().st_mtime_ns, p.stat().st_size) for p in sources]
+        (name, st.st_mtime_ns, st.st_size) for name, st in stats]
     key = hashlib.sha256(repr(state).encode()).hexdigest()[:16]
     where = os.environ.get("NUMBA_CACHE_DIR")
     return (Path(where) if where else package / "__pycache__") / f"serbench-warm-{key}"

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from benchmark import audio
 from features.bank import FeatureBank
 from features.cache import Cache, content_hash
+from features.heap import keep_freed_memory
 from features.sets.base import Extractor, FeatureSet, Part
 from features.warm import warm
 
@@ -85,6 +86,7 @@ def compute(extractor: Extractor, kind: str, path: str, data: bytes | None = Non
 
 
 def _work(chunk, extractor: Extractor, kind: str, cache_root: str, transform=None):
+    keep_freed_memory()  # this process computes file after file: reuse the pages it frees
     cache, space = Cache(cache_root), namespace(extractor, kind, transform)
     out = []
     for index, path, key in chunk:

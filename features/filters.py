@@ -2,9 +2,10 @@
 derivative filters, the dB conversion.
 
 Each equals its librosa 0.11 counterpart (``tests/test_features_equivalence.py`` holds them to
-it), written in numpy here because importing librosa pulls in ``scipy.signal`` and compiles
-librosa's own numba ufuncs: about 0.8 s per process, more than a CLI command may spend before
-its first file. They are built once per process (``lru_cache``) and are tiny.
+it), written here (numpy, and a numba loop for the derivative) because importing librosa
+pulls in ``scipy.signal`` and compiles librosa's own numba ufuncs: about 0.8 s per process,
+more than a CLI command may spend before its first file. They are built once per process
+(``lru_cache``) and are tiny.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from functools import lru_cache
 from math import factorial
 
 import numpy as np
+from numba import njit
 
 
 @lru_cache(maxsize=16)
@@ -123,6 +125,25 @@ def savgol(width: int, order: int) -> tuple[np.ndarray, np.ndarray]:
     return weights
 
 
+@njit(cache=True)
+def _savgol_inner(x, centre, out):
+    """``out[:, half:n - half]`` of :func:`derivative`: each sum of ``width`` products is
+    taken in float64 and stored in ``out``'s type after each term, as numpy's
+    ``out += centre[k] * x[shifted]`` over the whole row would, so both give the same bits."""
+    n_rows, n = x.shape
+    width = centre.shape[0]
+    half = width // 2
+    m = n - width + 1
+    for r in range(n_rows):
+        row, dst = x[r], out[r, half:half + m]
+        for j in range(m):
+            dst[j] = row[j] * centre[0]
+        for k in range(1, width):  # term by term along the row: contiguous, vectorised
+            c = centre[k]
+            for j in range(m):
+                dst[j] = dst[j] + c * row[j + k]
+
+
 def derivative(x: np.ndarray, width: int, order: int) -> np.ndarray:
     """``order``-th Savitzky-Golay derivative along the last axis; shape as ``x``.
 
@@ -132,10 +153,9 @@ def derivative(x: np.ndarray, width: int, order: int) -> np.ndarray:
     centre, edge = savgol(width, order)
     half, n = width // 2, x.shape[-1]
     out = np.empty(x.shape, dtype=np.result_type(x.dtype, np.float32))
-    inner = out[..., half:n - half]  # the filter as ``width`` shifted, scaled slices
-    np.multiply(x[..., :n - width + 1], centre[0], out=inner, casting="unsafe")
-    for k in range(1, width):
-        inner += centre[k] * x[..., k:n - width + 1 + k]
+    rows = x.reshape(-1, n)
+    _savgol_inner(rows if rows.flags.c_contiguous else np.ascontiguousarray(rows), centre,
+                  out.reshape(-1, n))
     out[..., :half] = (x[..., :width] @ edge)[..., None]
     out[..., n - half:] = (x[..., n - width:] @ edge)[..., None]
     return out

@@ -85,6 +85,14 @@ def compute(extractor: Extractor, kind: str, path: str, data: bytes | None = Non
         return extractor.extract(y, sr) if kind == "features" else extractor.logmel(y, sr)
 
 
+def guided_chunk_size(remaining: int, workers: int, largest: int = 64) -> int:
+    """Files in the next task when ``remaining`` files are still to be sent: a quarter of
+    each worker's share, at most ``largest`` (a task amortises its dispatch over ~1 s of
+    work), so tasks shrink towards the end and the workers finish together (guided
+    scheduling) instead of one computing a last full task while the others wait."""
+    return max(1, min(largest, -(-remaining // (4 * max(workers, 1)))))
+
+
 def _work(chunk, extractor: Extractor, kind: str, cache_root: str, transform=None):
     keep_freed_memory()  # this process computes file after file: reuse the pages it frees
     cache, space = Cache(cache_root), namespace(extractor, kind, transform)
@@ -111,7 +119,7 @@ def extract(paths: Sequence[str], extractor: Extractor, cache: Cache, kind: str 
     n_jobs, backend : joblib's; ``backend=None`` keeps the caller's (loky unless a
         :func:`compute_backend` is active); ``"dask"`` uses a running ``distributed.Client``
         (or starts a local one) through joblib's Dask backend.
-    chunk_size : files per task; default: about 8 tasks per worker were every file a miss.
+    chunk_size : files per task; default: :func:`chunk_sizes`.
     """
     t0 = time.perf_counter()
     space = namespace(extractor, kind, transform)
@@ -127,12 +135,11 @@ def extract(paths: Sequence[str], extractor: Extractor, cache: Cache, kind: str 
         with lock:
             bar.update(k)
     workers = joblib.effective_n_jobs(n_jobs)
-    size = chunk_size or max(1, min(64, int(np.ceil(len(paths) / (8 * workers)))))
 
     def misses():
         """The files not in the cache, a chunk at a time as soon as it is full: workers
         start on the first while the rest are still being hashed."""
-        chunk = []
+        chunk, size = [], chunk_size or guided_chunk_size(len(paths), workers)
         for i, path in enumerate(paths):
             try:
                 key = content_hash(open(path, "rb").read())
@@ -151,6 +158,8 @@ def extract(paths: Sequence[str], extractor: Extractor, cache: Cache, kind: str 
             if len(chunk) == size:
                 yield chunk
                 chunk = []
+                if not chunk_size:
+                    size = guided_chunk_size(len(paths) - i - 1, workers)
         if chunk:
             yield chunk
 

@@ -26,16 +26,16 @@ OCTAVE_RATIO = 0.9
 
 @njit(cache=True)
 def _pitch_kernel(ac, wac, lag_min, lag_max, floor, threshold, sr, ratio):
-    n_frames = ac.shape[1]
+    n_frames = ac.shape[0]
     f0 = np.zeros(n_frames)
     strength = np.zeros(n_frames)
     r = np.empty(lag_max + 2)
     for t in range(n_frames):
-        r0 = ac[0, t]
+        r0 = ac[t, 0]
         if r0 <= floor:
             continue
         for k in range(lag_min - 1, lag_max + 2):
-            r[k] = ac[k, t] / r0 / wac[k]
+            r[k] = ac[t, k] / r0 / wac[k]
         best = 0.0
         kb = -1
         for k in range(lag_min, lag_max + 1):
@@ -77,13 +77,15 @@ def pitch(sp: Spectra, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     """
     lag_min = max(int(np.floor(cfg.sr / cfg.f0_max)), 2)
     lag_max = int(np.ceil(cfg.sr / cfg.f0_min))
-    # irfft of a real, even spectrum is a DCT-I: a real transform, no complex copy
-    ac = scipy.fft.dct(sp.power, type=1, axis=0)[: lag_max + 2]
+    # irfft of a real, even spectrum is a DCT-I: a real transform, no complex copy; frame-major,
+    # so each frame's transform and the kernel's lag search walk contiguous memory
+    power = np.square(sp.mag_frames)
+    ac = scipy.fft.dct(power, type=1, axis=1, overwrite_x=True)[:, : lag_max + 2]
     # without the 0 Hz bin (its term of the DCT-I is power[0] at every lag): a frame's mean is
     # not a periodicity, and a DC offset or a constant signal must not read as voiced (Praat
     # removes each frame's mean for the same reason)
-    ac -= sp.power[0][None, :]
+    ac -= sp.power[0][:, None]
     wac = window_autocorrelation(cfg.n_fft, cfg.win_length)
-    floor = max(float(ac[0].max()) * 10 ** (-SILENCE_DB / 10), 1e-20)
-    return _pitch_kernel(np.ascontiguousarray(ac), wac, lag_min, lag_max, floor,
-                         cfg.voicing_threshold, float(cfg.sr), OCTAVE_RATIO)
+    floor = max(float(ac[:, 0].max()) * 10 ** (-SILENCE_DB / 10), 1e-20)
+    return _pitch_kernel(ac, wac, lag_min, lag_max, floor, cfg.voicing_threshold,
+                         float(cfg.sr), OCTAVE_RATIO)

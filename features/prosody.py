@@ -11,6 +11,7 @@ segment lengths, voiced segments and loudness peaks per second.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 #: Column names of :func:`prosody`, in order.
 NAMES: tuple[str, ...] = (
@@ -51,25 +52,55 @@ def _median3_within_segments(st: np.ndarray) -> np.ndarray:
     return np.clip(st, lo, hi)  # the median of three is the middle one
 
 
+@njit(cache=True)
+def _movements(st, smooth, hop_s):
+    n = st.shape[0]
+    rise = np.empty(n)
+    fall = np.empty(n)
+    n_rise = 0
+    n_fall = 0
+    t = 0
+    while t < n:
+        if np.isnan(st[t]):
+            t += 1
+            continue
+        e = t
+        while e < n and not np.isnan(st[e]):
+            e += 1
+        length = e - t
+        if length >= 3:  # a one- or two-frame "segment" is a voicing flicker, not a movement
+            start = 0  # of the current stretch, within the segment
+            d = smooth[t + 1] - smooth[t]
+            prev = (d > 0) - (d < 0)
+            for i in range(1, length):
+                turn = i == length - 1
+                if not turn:
+                    d = smooth[t + i + 1] - smooth[t + i]
+                    sign = (d > 0) - (d < 0)
+                    turn = sign != prev
+                    prev = sign
+                if turn:
+                    slope = (smooth[t + i] - smooth[t + start]) / ((i - start) * hop_s)
+                    if slope > 0:
+                        rise[n_rise] = slope
+                        n_rise += 1
+                    elif slope < 0:
+                        fall[n_fall] = -slope
+                        n_fall += 1
+                    start = i
+        t = e
+    return rise[:n_rise], fall[:n_fall]
+
+
 def movements(st: np.ndarray, hop_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Slopes (semitones/s) of the rising and falling stretches of a semitone contour (NaN
-    where unvoiced): within each voiced segment, smoothed by a 3-frame median (one-frame octave
-    errors vanish), a stretch runs between consecutive turning points and its slope is its
-    rise over its duration. Segments under 3 frames are flicker and skipped. Falling slopes
-    are returned as magnitudes."""
-    smooth = _median3_within_segments(st)
-    starts, lengths = runs(~np.isnan(st))
-    rise, fall = [], []
-    for start, length in zip(starts, lengths, strict=True):
-        if length < 3:  # a one- or two-frame "segment" is a voicing flicker, not a movement
-            continue
-        seg = smooth[start:start + length]
-        turns = np.flatnonzero(np.diff(np.sign(np.diff(seg))) != 0) + 1
-        bounds = np.concatenate(([0], turns, [length - 1]))
-        slopes = (seg[bounds[1:]] - seg[bounds[:-1]]) / (np.diff(bounds) * hop_s)
-        rise += slopes[slopes > 0].tolist()
-        fall += (-slopes[slopes < 0]).tolist()
-    return np.asarray(rise), np.asarray(fall)
+    where unvoiced), each in time order: within each voiced segment, smoothed by a 3-frame
+    median (one-frame octave errors vanish), a stretch runs between consecutive turning points
+    (where the sign of the frame-to-frame change differs) and its slope is its rise over its
+    duration. Segments under 3 frames are flicker and skipped. Falling slopes are returned as
+    magnitudes."""
+    st = np.asarray(st, dtype=np.float64)
+    return _movements(st, _median3_within_segments(st), float(hop_s))
 
 
 def _mean_std(x: np.ndarray) -> tuple[float, float]:

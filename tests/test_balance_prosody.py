@@ -91,6 +91,33 @@ def test_an_octave_error_does_not_make_a_movement():
     assert out["f0_rise_mean"] == 0.0 and out["f0_fall_mean"] == 0.0
 
 
+def test_movements_are_the_stretches_between_turning_points():
+    """Against the definition written with numpy's set operations, on random contours with
+    flat steps (rounded values), unvoiced gaps and one- and two-frame flickers."""
+    def reference(st, hop_s):
+        smooth = prosody._median3_within_segments(st)
+        starts, lengths = prosody.runs(~np.isnan(st))
+        rise, fall = [], []
+        for start, length in zip(starts, lengths, strict=True):
+            if length < 3:
+                continue
+            seg = smooth[start:start + length]
+            turns = np.flatnonzero(np.diff(np.sign(np.diff(seg))) != 0) + 1
+            bounds = np.concatenate(([0], turns, [length - 1]))
+            slopes = (seg[bounds[1:]] - seg[bounds[:-1]]) / (np.diff(bounds) * hop_s)
+            rise += slopes[slopes > 0].tolist()
+            fall += (-slopes[slopes < 0]).tolist()
+        return np.asarray(rise), np.asarray(fall)
+
+    rng = np.random.default_rng(5)
+    for _ in range(500):
+        n = int(rng.integers(1, 60))
+        st = np.round(rng.standard_normal(n) * 3, int(rng.integers(0, 3)))
+        st[rng.random(n) < rng.random() * 0.5] = np.nan
+        for got, want in zip(prosody.movements(st, 0.01), reference(st, 0.01), strict=True):
+            np.testing.assert_array_equal(got, want)
+
+
 def test_voicing_rhythm_and_loudness_peaks():
     hop = 0.01
     pattern = np.concatenate([np.full(10, 150.0), np.zeros(5)])

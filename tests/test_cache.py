@@ -260,3 +260,16 @@ def test_an_extraction_worker_reuses_the_pages_it_frees():
     pages = 100 * 8 * 331 * 257 * 4 // 4096  # every page of every array, were none reused
     assert runs["off"][1] > pages // 2  # the default returns them: this test can fail
     assert runs["on"][1] < pages // 50
+
+
+def test_tasks_shrink_towards_the_end_so_workers_finish_together():
+    from features.parallel import guided_chunk_size
+
+    for n, workers in ((1440, 2), (100, 2), (7, 4), (1, 1)):
+        sizes, left = [], n
+        while left:
+            sizes.append(guided_chunk_size(left, workers))
+            left -= sizes[-1]
+        assert sum(sizes) == n and max(sizes) <= 64 and sizes[-1] == 1
+        assert all(a >= b for a, b in zip(sizes[:-1], sizes[1:], strict=True))  # never grows
+    assert guided_chunk_size(1440, 2) == 64  # a full task amortises dispatch

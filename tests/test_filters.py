@@ -40,6 +40,22 @@ def test_derivative_is_librosas_delta(width, order, n):
     np.testing.assert_allclose(filters.derivative(x, width, order), ref, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_derivative_gives_the_bits_of_the_whole_row_numpy_filter(dtype):
+    """The numba loop rounds like ``out += centre[k] * x[shifted]`` over whole rows (each
+    term in float64, stored in the output's type), so a cache written before it still holds
+    the features the code computes now: the same bits, not merely close."""
+    x = np.cumsum(np.random.default_rng(3).standard_normal((4, 2, 120)), axis=-1).astype(dtype)
+    for order in (1, 2):
+        centre, _ = filters.savgol(9, order)
+        ref = np.empty(x.shape, np.result_type(dtype, np.float32))
+        inner = ref[..., 4:-4]
+        np.multiply(x[..., :-8], centre[0], out=inner, casting="unsafe")
+        for k in range(1, 9):
+            inner += centre[k] * x[..., k:x.shape[-1] - 8 + k]
+        np.testing.assert_array_equal(filters.derivative(x, 9, order)[..., 4:-4], inner)
+
+
 def test_derivative_of_a_polynomial_is_exact():
     """A degree-``order`` fit reproduces polynomials of that degree everywhere, and a quadratic's
     slope in the interior (a local line fit is unbiased for it on a symmetric window)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
 
 from features.config import FeatureConfig
 from features.filters import derivative
@@ -21,6 +20,7 @@ def mfcc(log_mel: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     As ``librosa.feature.mfcc(S=log_mel, n_mfcc, dct_type=2, norm='ortho', lifter=0)``.
     Davis & Mermelstein (1980), doi:10.1109/TASSP.1980.1163420.
     """
+    import scipy.fft  # here, not at the top: see features.stft.spectra
     return scipy.fft.dct(log_mel, axis=0, type=2, norm="ortho")[: cfg.n_mfcc]
 
 

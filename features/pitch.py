@@ -12,7 +12,6 @@ height is the voicing strength (its HNR is ``10 log10(r / (1 - r))``).
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
 from numba import njit
 
 from features.config import FeatureConfig
@@ -75,6 +74,7 @@ def pitch(sp: Spectra, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     when its normalised autocorrelation peak reaches ``cfg.voicing_threshold`` (Praat's 0.45)
     and it is within :data:`SILENCE_DB` of the loudest frame.
     """
+    import scipy.fft  # here, not at the top: see features.stft.spectra
     lag_min = max(int(np.floor(cfg.sr / cfg.f0_max)), 2)
     lag_max = int(np.ceil(cfg.sr / cfg.f0_min))
     # irfft of a real, even spectrum is a DCT-I: a real transform, no complex copy; frame-major,

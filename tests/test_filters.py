@@ -89,3 +89,23 @@ def test_bank_hot_path_does_not_import_librosa():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False", "False", "False"]
+
+
+def test_the_parent_of_the_workers_does_not_import_scipy_fft():
+    """The process that hashes files and hands them to workers names the bank's columns but
+    never transforms a signal: scipy.fft's import (~0.3 s, before any worker can start) is
+    left to the workers. Computing one file does import it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "import features.parallel\n"
+            "from features import FeatureBank\n"
+            "bank = FeatureBank()\n"
+            "assert len(bank.feature_names) > 0\n"
+            "before = 'scipy.fft' in sys.modules\n"
+            "bank.extract(np.sin(np.arange(8000) * 0.05).astype(np.float32), 16000)\n"
+            "print(before, 'scipy.fft' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "True"]

@@ -97,8 +97,10 @@ def group_costs(paths: list[str], repeats: int = 3) -> dict[str, float]:
     from threadpoolctl import threadpool_limits
 
     from features import GROUPS, FeatureBank, FeatureConfig
+    from features.heap import keep_freed_memory
     from features.stft import spectra
 
+    keep_freed_memory()  # as in an extraction worker
     signals = [audio.load(p, SR) for p in paths]
     cfg = FeatureConfig()
     jobs = {"stft": lambda y: spectra(y, cfg)}
@@ -176,6 +178,18 @@ def _run_isolated(name, manifest_csv, cache_dir, n_jobs, limit=None, env=None) -
             "process_s": round(time.perf_counter() - t0, 3)}
 
 
+def _median_row(runs: list[dict]) -> dict:
+    """One row from repeated runs of a measurement: the run of median duration, with the
+    fastest and slowest durations and the largest peak memory of all of them."""
+    ordered = sorted(runs, key=lambda r: r["seconds"])
+    row = dict(ordered[(len(ordered) - 1) // 2])
+    row.update(runs=len(runs), seconds_min=ordered[0]["seconds"],
+               seconds_max=ordered[-1]["seconds"])
+    for key in ("peak_rss_main_mib", "peak_rss_worker_mib"):
+        row[key] = max(r[key] for r in runs)
+    return row
+
+
 def _machine() -> dict:
     cpu = "unknown"
     try:
@@ -203,6 +217,9 @@ def main(argv=None) -> int:
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--out", default="results/perf")
     ap.add_argument("--skip", default="", help="comma-separated measurements to skip")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="runs of each short row (bank cold and warm, one file, the floor); "
+                         "the median is reported, with the fastest and slowest")
     ap.add_argument("--measure", help=argparse.SUPPRESS)
     ap.add_argument("--manifest", help=argparse.SUPPRESS)
     ap.add_argument("--cache-dir", help=argparse.SUPPRESS)
@@ -226,25 +243,35 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "manifest.csv"
         manifest.to_csv(csv, index=False)
-        # (row, what runs, feature cache, files, workers, environment)
+        # (row, what runs, feature cache, files, workers, environment, runs): the rows of a
+        # few seconds are run ``--repeats`` times and their median kept (this machine's speed
+        # drifts by tens of percent within minutes; one short run is a sample of the drift)
         no_kernels = {"NUMBA_CACHE_DIR": str(Path(tmp) / "numba")}  # a fresh clone's state
-        plan = [("bank_first_run", "bank", "cache_first", None, args.n_jobs, no_kernels),
-                ("bank_cold", "bank", "cache", None, args.n_jobs, None),
-                ("bank_warm", "bank", "cache", None, args.n_jobs, None),
-                ("bank_cold_half", "bank", "cache_half", len(manifest) // 2, args.n_jobs, None),
-                ("first_file", "bank", "cache_one", 1, 1, None),
-                ("bank_cold_dask", "bank_dask", "cache_dask", None, args.n_jobs, None),
-                ("decode_stft_mel", "decode_stft_mel", "x", None, args.n_jobs, None),
-                ("naive_librosa", "naive_librosa", "x", None, args.n_jobs, None),
-                ("opensmile", "opensmile", "x", None, args.n_jobs, None)]
-        for name, what, cache, limit, jobs, env in plan:
+        r = args.repeats
+        plan = [("bank_first_run", "bank", "cache_first", None, args.n_jobs, no_kernels, 1),
+                ("bank_cold", "bank", "cache", None, args.n_jobs, None, r),
+                ("bank_warm", "bank", "cache", None, args.n_jobs, None, r),
+                ("bank_cold_half", "bank", "cache_half", len(manifest) // 2, args.n_jobs, None,
+                 1),
+                ("first_file", "bank", "cache_one", 1, 1, None, r),
+                ("bank_cold_dask", "bank_dask", "cache_dask", None, args.n_jobs, None, 1),
+                ("decode_stft_mel", "decode_stft_mel", "x", None, args.n_jobs, None, r),
+                ("naive_librosa", "naive_librosa", "x", None, args.n_jobs, None, 1),
+                ("opensmile", "opensmile", "x", None, args.n_jobs, None, 1)]
+        for name, what, cache, limit, jobs, env, runs in plan:
             if name in skip:
                 continue
-            print(f"measuring {name} on {limit or len(manifest)} files ...", flush=True)
-            r = _run_isolated(what, csv, Path(tmp) / cache, jobs, limit, env)
-            r["name"] = name
-            print(f"  {r['seconds']:.2f} s, {r['files_per_s']:.0f} files/s", flush=True)
-            results.append(r)
+            print(f"measuring {name} on {limit or len(manifest)} files"
+                  + (f", {runs} runs" if runs > 1 else "") + " ...", flush=True)
+            # a cold row's repeats each start from an empty cache of their own; the first
+            # run's cache is the one a warm row then reads
+            row = _median_row([
+                _run_isolated(what, csv, Path(tmp) / (cache if k == 0 or name == "bank_warm"
+                                                      else f"{cache}-{k}"), jobs, limit, env)
+                for k in range(runs)])
+            row["name"] = name
+            print(f"  {row['seconds']:.2f} s, {row['files_per_s']:.0f} files/s", flush=True)
+            results.append(row)
         groups = None
         if "group_costs" not in skip:
             print("measuring the cost of each descriptor group on 200 files ...", flush=True)
@@ -290,9 +317,11 @@ def _write_readme(path: Path, record: dict, table: pd.DataFrame) -> None:
         "`bank_cold_half`: half the files, to show that peak memory does not grow with the "
         "corpus; `decode_stft_mel`: decoding plus one STFT and mel projection, a floor; "
         "`naive_librosa`: one `librosa.feature` call per descriptor on the waveform; "
-        "`opensmile`: ComParE_2016 functionals.", "",
+        "`opensmile`: ComParE_2016 functionals. A row with `runs` > 1 is the median of "
+        "that many runs (`seconds_min`, `seconds_max`: the fastest and slowest), for the "
+        "short rows, whose single runs sample this machine's drift more than the code.", "",
         table.to_markdown(index=False), "",
-        "Ratios (seconds over bank_cold seconds): " + ", ".join(
+        "Ratios (seconds over bank_cold seconds, medians where repeated): " + ", ".join(
             f"{k} = {v}" for k, v in record["ratios"].items()), "",
     ]
     if record.get("group_ms_per_file"):
@@ -300,8 +329,9 @@ def _write_readme(path: Path, record: dict, table: pd.DataFrame) -> None:
         lines += [
             "## What each descriptor group costs", "",
             "Milliseconds per file on one core (200 files, decoded beforehand, best of 3 "
-            "passes): each group alone with its own STFT, so `ms over the STFT` is what the "
-            "group adds. Groups that read F0 (" + ", ".join(_f0_readers()) + ") each "
+            "passes, memory kept between files as in a worker): each group alone with its "
+            "own STFT, so `ms over the STFT` is what the group adds. Groups that read F0 ("
+            + ", ".join(_f0_readers()) + ") each "
             "include the pitch tracker, which the bank runs once for all of them; the "
             "spectral envelope groups read it to summarise over voiced frames.", "",
             "| group | ms per file | ms over the STFT |", "| --- | ---: | ---: |",

@@ -4,8 +4,8 @@ Every file makes the same few arrays of a few hundred kilobytes each (frames, sp
 magnitudes, power, the descriptor rows) and frees them at its end. glibc's malloc serves
 blocks of that size with ``mmap`` or returns the freed top of its heap to the kernel once
 more than ~2 blocks' worth is free (its dynamic thresholds, ``mallopt(3)``), so every file
-paid for the same pages again: one page fault per 4 KiB, a fifth of the bank's time on a
-3-second file (~340,000 minor faults on 200 files, ~34,000 with this). Raising both
+paid for the same pages again: one page fault per 4 KiB (~340,000 minor faults on 200 files,
+~34,000 with this; 10-25 % of the bank's time in one process). Raising both
 thresholds lets the next file reuse the pages the last one freed; the peak resident size
 does not change, since it is the same working set, only no longer returned between files.
 """

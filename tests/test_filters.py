@@ -74,20 +74,25 @@ def test_power_to_db_is_librosas():
                                    librosa.power_to_db(x, ref=1.0, amin=1e-10, top_db=top_db))
 
 
-def test_bank_hot_path_does_not_import_librosa():
-    """Why these operators are ours: a new process extracts without librosa's import cost;
-    nor does an extraction worker (which imports ``features.parallel``) pay for pandas."""
+def _printed_by_a_new_process(code: str) -> list[str]:
+    """What ``code`` prints, run in a fresh interpreter (so no import of this one counts)."""
     import subprocess
     import sys
 
-    code = ("import sys, numpy as np\n"
-            "from features.parallel import compute\n"
-            "from features import FeatureBank\n"
-            "y = np.sin(np.arange(16000) * 0.05).astype(np.float32)\n"
-            "FeatureBank().extract(y, 16000)\n"
-            "print(*(m in sys.modules for m in ('librosa', 'scipy.signal', 'pandas')))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.split()
+
+
+def test_bank_hot_path_does_not_import_librosa():
+    """Why these operators are ours: a new process extracts without librosa's import cost;
+    nor does an extraction worker (which imports ``features.parallel``) pay for pandas."""
+    out = _printed_by_a_new_process(
+        "import sys, numpy as np\n"
+        "from features.parallel import compute\n"
+        "from features import FeatureBank\n"
+        "y = np.sin(np.arange(16000) * 0.05).astype(np.float32)\n"
+        "FeatureBank().extract(y, 16000)\n"
+        "print(*(m in sys.modules for m in ('librosa', 'scipy.signal', 'pandas')))\n")
     assert out == ["False", "False", "False"]
 
 
@@ -95,17 +100,13 @@ def test_the_parent_of_the_workers_does_not_import_scipy_fft():
     """The process that hashes files and hands them to workers names the bank's columns but
     never transforms a signal: scipy.fft's import (~0.3 s, before any worker can start) is
     left to the workers. Computing one file does import it."""
-    import subprocess
-    import sys
-
-    code = ("import sys, numpy as np\n"
-            "import features.parallel\n"
-            "from features import FeatureBank\n"
-            "bank = FeatureBank()\n"
-            "assert len(bank.feature_names) > 0\n"
-            "before = 'scipy.fft' in sys.modules\n"
-            "bank.extract(np.sin(np.arange(8000) * 0.05).astype(np.float32), 16000)\n"
-            "print(before, 'scipy.fft' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
+    out = _printed_by_a_new_process(
+        "import sys, numpy as np\n"
+        "import features.parallel\n"
+        "from features import FeatureBank\n"
+        "bank = FeatureBank()\n"
+        "assert len(bank.feature_names) > 0\n"
+        "before = 'scipy.fft' in sys.modules\n"
+        "bank.extract(np.sin(np.arange(8000) * 0.05).astype(np.float32), 16000)\n"
+        "print(before, 'scipy.fft' in sys.modules)\n")
     assert out == ["False", "True"]

@@ -119,7 +119,7 @@ def extract(paths: Sequence[str], extractor: Extractor, cache: Cache, kind: str 
     n_jobs, backend : joblib's; ``backend=None`` keeps the caller's (loky unless a
         :func:`compute_backend` is active); ``"dask"`` uses a running ``distributed.Client``
         (or starts a local one) through joblib's Dask backend.
-    chunk_size : files per task; default: :func:`chunk_sizes`.
+    chunk_size : files per task; default: :func:`guided_chunk_size`, shrinking as files run out.
     """
     t0 = time.perf_counter()
     space = namespace(extractor, kind, transform)

@@ -10,6 +10,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import optuna
@@ -86,6 +87,10 @@ def storage(url: str | None):
 
 ORPHAN = "serbench.orphan"  # a trial whose process died while it ran
 OWNER = "serbench.owner"  # "host:pid" of the process running a trial
+#: A trial that has not said who runs it yet is another process's for this long after it
+#: started: the owner is written at the objective's first line, a moment after Optuna creates
+#: the trial, and a process opening the study in that moment must not fail a live trial.
+OWNERLESS_GRACE_S = 60.0
 
 
 def _sampler(seed: int, n: int) -> optuna.samplers.TPESampler:
@@ -98,11 +103,16 @@ def _owner() -> str:
 
 def _orphaned(trial: optuna.trial.FrozenTrial) -> bool:
     """A RUNNING trial whose process is gone: it ran on this host and its pid is dead, or it
-    never said who ran it (killed before its first step). A trial another live process, or
-    another machine, is running is left alone (several processes may tune one study)."""
+    never said who ran it (killed before its first step) and started more than
+    :data:`OWNERLESS_GRACE_S` ago. A trial another live process, or another machine, is
+    running is left alone (several processes may tune one study)."""
     owner = trial.user_attrs.get(OWNER)
     if owner is None:
-        return True
+        started = trial.datetime_start
+        if started is None:
+            return True
+        now = datetime.now(started.tzinfo)  # Optuna's storages give naive local times
+        return (now - started).total_seconds() > OWNERLESS_GRACE_S
     host, _, pid = owner.rpartition(":")
     if host != socket.gethostname():
         return False

@@ -4,6 +4,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from benchmark import tuning
 from benchmark.config import TuningConfig
 from benchmark.models import MODELS
 from benchmark.tuning import ORPHAN, tune
@@ -32,7 +33,11 @@ def _params(url, name="study"):
     return [t.params for t in study.get_trials(states=done)]
 
 
-def test_a_study_killed_and_resumed_draws_what_the_uninterrupted_one_drew(tmp_path):
+def test_a_study_killed_and_resumed_draws_what_the_uninterrupted_one_drew(tmp_path,
+                                                                          monkeypatch):
+    # the killed trial never said who ran it; the resumed process treats it as orphaned at
+    # once here, as it would once OWNERLESS_GRACE_S had passed
+    monkeypatch.setattr(tuning, "OWNERLESS_GRACE_S", -1.0)
     whole = f"sqlite:///{tmp_path / 'whole.db'}"
     _tune(8, whole)
     resumed = f"sqlite:///{tmp_path / 'resumed.db'}"
@@ -47,3 +52,17 @@ def test_a_study_killed_and_resumed_draws_what_the_uninterrupted_one_drew(tmp_pa
     failed = [t for t in optuna.load_study(study_name="study", storage=resumed).trials
               if t.state == optuna.trial.TrialState.FAIL]
     assert len(failed) == 1 and failed[0].system_attrs[ORPHAN]
+
+
+def test_a_trial_just_started_by_another_process_is_not_failed_as_an_orphan(tmp_path):
+    """Optuna creates a trial, then our objective writes who runs it: a process opening the
+    study in between (two processes tuning one study) must leave that live trial running,
+    not mark it FAIL under its owner (which then crashed on its next report)."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    study = optuna.create_study(study_name="study", storage=url, direction="maximize")
+    live = study.ask()  # another process's trial, a moment before its owner is written
+    result = _tune(3, url)
+    assert result.n_trials == 3
+    states = {t.number: t.state for t in optuna.load_study(study_name="study",
+                                                            storage=url).trials}
+    assert states[live.number] == optuna.trial.TrialState.RUNNING

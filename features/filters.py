@@ -153,9 +153,7 @@ def derivative(x: np.ndarray, width: int, order: int) -> np.ndarray:
     centre, edge = savgol(width, order)
     half, n = width // 2, x.shape[-1]
     out = np.empty(x.shape, dtype=np.result_type(x.dtype, np.float32))
-    rows = x.reshape(-1, n)
-    _savgol_inner(rows if rows.flags.c_contiguous else np.ascontiguousarray(rows), centre,
-                  out.reshape(-1, n))
+    _savgol_inner(np.ascontiguousarray(x.reshape(-1, n)), centre, out.reshape(-1, n))
     out[..., :half] = (x[..., :width] @ edge)[..., None]
     out[..., n - half:] = (x[..., n - width:] @ edge)[..., None]
     return out

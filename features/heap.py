@@ -13,7 +13,6 @@ does not change, since it is the same working set, only no longer returned betwe
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import sys
 
@@ -33,9 +32,8 @@ def keep_freed_memory() -> bool:
     False elsewhere (macOS, musl, Windows), where nothing changes."""
     if not sys.platform.startswith("linux"):
         return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+    try:  # the symbols already loaded into this process, libc's among them: no library search
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # not glibc: no mallopt to call
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int

@@ -139,7 +139,7 @@ def extract(paths: Sequence[str], extractor: Extractor, cache: Cache, kind: str 
     def misses():
         """The files not in the cache, a chunk at a time as soon as it is full: workers
         start on the first while the rest are still being hashed."""
-        chunk, size = [], chunk_size or guided_chunk_size(len(paths), workers)
+        chunk, size = [], 0
         for i, path in enumerate(paths):
             try:
                 key = content_hash(open(path, "rb").read())
@@ -154,12 +154,12 @@ def extract(paths: Sequence[str], extractor: Extractor, cache: Cache, kind: str 
                 tick()
                 continue
             report.misses += 1
+            if not chunk:  # a new task: sized by the files still to be sent, this one included
+                size = chunk_size or guided_chunk_size(len(paths) - i, workers)
             chunk.append((i, str(path), key))
             if len(chunk) == size:
                 yield chunk
                 chunk = []
-                if not chunk_size:
-                    size = guided_chunk_size(len(paths) - i - 1, workers)
         if chunk:
             yield chunk
 

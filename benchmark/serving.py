@@ -39,6 +39,7 @@ META = "meta.json"
 TRUSTED_TYPES: tuple[str, ...] = (
     "benchmark.cnn.estimator.LogMelCNN",
     "benchmark.preprocessing.SpeakerStandardScaler",
+    "benchmark.span.RowSpan",
     "features.config.FeatureConfig",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",

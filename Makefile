@@ -12,13 +12,15 @@ JOBS   ?= 2
 # pip runs with -qq (errors only): a machine's pip config may warn on every call.
 STAMP  := $(VENV)/.stamp-dev,cnn,app
 
-.PHONY: help venv benchmark reference test test-all perf reference-perf ui ui-check app lint format \
+.PHONY: help venv benchmark reference test test-slow test-all perf reference-perf ui ui-check app lint format \
 	clean synth
 
 help:
 	@echo "make benchmark   run $(CONFIG) into runs/ (real corpora under SERBENCH_DATA, else synthetic)"
 	@echo "make reference   run $(CONFIG) into results/, the committed references (on purpose only)"
 	@echo "make test        run the test suite (real-data tests too when SERBENCH_DATA is set)"
+	@echo "make test-slow   the slow tests only (whole experiments, the MLflow UI in Chromium)"
+	@echo "make test-all    both"
 	@echo "make perf        extraction throughput on RAVDESS vs naive librosa (runs/perf/)"
 	@echo "make reference-perf  the same into results/perf/"
 	@echo "make ui          open the MLflow UI on the store the last run wrote"
@@ -38,7 +40,11 @@ venv: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) -q -m "not slow"
 
-test-all: $(STAMP)
+# The slow tests get the ui extra (Playwright) so that tests/test_ui.py drives the system Chromium.
+test-slow: $(VENV)/.stamp-ui
+	$(PY) -m pytest -n $(JOBS) -q -m slow
+
+test-all: $(VENV)/.stamp-ui
 	$(PY) -m pytest -n $(JOBS) -q
 
 benchmark: $(STAMP)

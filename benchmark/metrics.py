@@ -58,8 +58,15 @@ def speaker_confusions(preds: pd.DataFrame, classes: list[str]) -> tuple[np.ndar
     return out, speakers
 
 
-def bootstrap_ci(conf: np.ndarray, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float]:
-    """95% percentile CI of pooled UAR, resampling speakers (vectorised over resamples)."""
+#: Fewer test speakers than this: no interval and no test (a bootstrap over 2 or 3 speakers
+#: only re-draws the speakers' own scores, and no paired test can reject).
+MIN_SPEAKERS = 4
+
+
+def _boot_uars(conf: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """Pooled UAR of ``n_boot`` resamples of the speakers (rows of ``conf``), drawn from
+    ``seed``: the same seed draws the same speakers for any ``conf`` of that many speakers,
+    which is what pairs two cells' resamples."""
     rng = np.random.default_rng(seed)
     n = conf.shape[0]
     weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n)
@@ -68,8 +75,33 @@ def bootstrap_ci(conf: np.ndarray, n_boot: int = N_BOOT, seed: int = 0) -> tuple
     support = total.sum(axis=2)
     recall = np.divide(np.einsum("bkk->bk", total), support, out=np.zeros_like(support),
                        where=support > 0)
-    uars = (recall * (support > 0)).sum(1) / np.maximum((support > 0).sum(1), 1)
-    lo, hi = np.quantile(uars, [0.025, 0.975])
+    return (recall * (support > 0)).sum(1) / np.maximum((support > 0).sum(1), 1)
+
+
+def bootstrap_ci(conf: np.ndarray, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float]:
+    """95% percentile CI of pooled UAR, resampling speakers (vectorised over resamples);
+    NaN with fewer than :data:`MIN_SPEAKERS` speakers."""
+    if conf.shape[0] < MIN_SPEAKERS:
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(_boot_uars(conf, n_boot, seed), [0.025, 0.975])
+    return float(lo), float(hi)
+
+
+def paired_bootstrap_ci(conf_a: np.ndarray, conf_b: np.ndarray, n_boot: int = N_BOOT,
+                        seed: int = 0) -> tuple[float, float]:
+    """95% percentile CI of pooled UAR(a) - pooled UAR(b) over the same test speakers, each
+    resample drawing the same speakers for both (a speaker-clustered paired bootstrap).
+
+    ``conf_a``, ``conf_b``: per-speaker confusions (n_speakers, K, K), speakers in the same
+    order (:func:`speaker_confusions` sorts them). NaN with fewer than :data:`MIN_SPEAKERS`.
+    """
+    if conf_a.shape != conf_b.shape:
+        raise ValueError(f"paired bootstrap of cells with other speakers or classes: "
+                         f"{conf_a.shape} vs {conf_b.shape}")
+    if conf_a.shape[0] < MIN_SPEAKERS:
+        return float("nan"), float("nan")
+    diffs = _boot_uars(conf_a, n_boot, seed) - _boot_uars(conf_b, n_boot, seed)
+    lo, hi = np.quantile(diffs, [0.025, 0.975])
     return float(lo), float(hi)
 
 

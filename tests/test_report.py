@@ -122,7 +122,8 @@ def test_ablation_readme_opens_with_what_each_group_did(tmp_path):
     opening = (out / "README.md").read_text().split("\n")[2]
     stats_rows = pd.read_csv(out / "tables" / "variant_stats.csv")
     worst = stats_rows.loc[stats_rows["diff"].idxmin()]
-    assert f"at worst ({worst['variant']}; paired p = {worst['corrected_t_p']:.2f}" in opening
+    assert (f"at worst ({worst['variant']}; {worst['verdict']}, p (Holm) = "
+            f"{worst['p_holm']:.2f}") in opening
     assert f"changed UAR by {worst['diff']:+.3f}" in opening
     assert "reached a mean UAR" in opening and "won" not in opening  # one configured cell
     readme = (out / "README.md").read_text()
@@ -131,7 +132,7 @@ def test_ablation_readme_opens_with_what_each_group_did(tmp_path):
 
 def test_the_readme_says_which_cells_were_tuned():
     """A table that mixes tuned cells with fixed configurations says which is which."""
-    from benchmark.report.build import tuning_said
+    from benchmark.report.readme import tuning_said
     from benchmark.report.results import Results
 
     cells = pd.DataFrame({"cell_id": ["a", "b", "c"], "dataset": "ravdess",

@@ -14,27 +14,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.metrics import N_BOOT, bootstrap_ci, pooled_uar, speaker_confusions
+from benchmark.metrics import MIN_SPEAKERS, N_BOOT, bootstrap_ci, pooled_uar, speaker_confusions
 from benchmark.provenance import git_state, package_versions
-from benchmark.report import figures, stats
-from benchmark.report.results import Results, collect
+from benchmark.report import comparisons, figures, readme, stats
+from benchmark.report.results import Results, collect, primary, protocols_said
 from benchmark.report.tables import Table, write
 
 
 def _label(row) -> str:
     return f"{row['model']} ({row['normalisation']})"
-
-
-def _protocols(cells: pd.DataFrame) -> str:
-    parts = [f"{ds}: {p}" for ds, p in
-             cells.groupby("dataset")["protocol"].first().sort_index().items()]
-    return "; ".join(parts)
-
-
-def primary(res: Results) -> pd.DataFrame:
-    """The cells of the configured feature sets (not ablations, not augmented copies)."""
-    c = res.cells
-    return c[(c["role"] == "set") & ~c["augmented"]]
 
 
 def main_table(res: Results) -> Table:
@@ -53,9 +41,12 @@ def main_table(res: Results) -> Table:
                    and not c.endswith("_std"))
     flag = " SPEAKER-DEPENDENT split: inflated scores." if cells["speaker_dependent"].any() \
         else ""
+    unequal = comparisons.unequal_budgets(cells)
+    budgets = (" Unequal tuning budgets, not like for like: " + "; ".join(unequal) + "."
+               if unequal else "")
     caption = (f"UAR, weighted accuracy (WA) and macro-F1 by feature set, model and "
-               f"normalisation, mean ± std over outer folds ({_protocols(cells)}). Bold: best "
-               f"per column.{flag}")
+               f"normalisation, mean ± std over outer folds ({protocols_said(cells)}). Bold: best "
+               f"per column (read on the test folds).{flag}{budgets}")
     return Table("main", caption, frame, ("features", "model", "normalisation"), values)
 
 
@@ -133,13 +124,18 @@ def stats_table(res: Results) -> Table | None:
         return None
     cmp = cmp.sort_values(["dataset", "features", "normalisation", "diff"]).reset_index(
         drop=True)
-    caption = ("Best model (by mean UAR) against each other model, paired over the same "
-               "outer folds: two-sided Wilcoxon signed-rank test and the corrected resampled "
-               "t-test of Nadeau & Bengio (2003). " + _protocols(res.cells))
-    frame = cmp[["dataset", "features", "normalisation", "best", "other", "diff",
-                 "wilcoxon_p", "corrected_t_p"]]
+    caption = ("Models compared within each feature set and normalisation: the model with the "
+               "highest mean UAR (chosen on the outer test folds, so its lead is optimistic) "
+               "against each other model, paired over the same outer folds. Primary test: the "
+               "corrected resampled t-test of Nadeau & Bengio (2003), p_holm Holm-adjusted over "
+               f"the {stats.tested(cmp)} tested rows; Wilcoxon signed-rank only where its floor "
+               f"with k folds (2/2^k) is under {stats.ALPHA}; no test with fewer than "
+               f"{MIN_SPEAKERS} test speakers. " + protocols_said(res.cells))
+    frame = cmp[["dataset", "features", "normalisation", "best", "other", "diff", "k",
+                 "corrected_t_p", "p_holm", "wilcoxon_p", "wilcoxon_min_p", "verdict"]]
     return Table("stats", caption, frame, ("dataset", "features", "normalisation", "best",
-                                           "other"), ("diff", "wilcoxon_p", "corrected_t_p"),
+                                           "other", "k"),
+                 ("diff", "corrected_t_p", "p_holm", "wilcoxon_p", "wilcoxon_min_p"),
                  bold_best=False)
 
 
@@ -148,21 +144,23 @@ def variant_stats_table(res: Results) -> Table | None:
     if cmp.empty:
         return None
     caption = ("Each feature variant against its base (an ablation against the bank; +aug, "
-               "training-fold augmentation, against the same set without it), same model, "
-               "paired over the same outer folds: UAR difference, two-sided Wilcoxon "
-               "signed-rank and corrected resampled t-test (Nadeau & Bengio 2003) p-values. "
-               + _protocols(res.cells))
+               "training-fold augmentation, against the same set without it), same model and "
+               "hyper-parameters, paired over the same outer folds: UAR difference and the "
+               "corrected resampled t-test (Nadeau & Bengio 2003), p_holm Holm-adjusted over "
+               f"the {stats.tested(cmp)} tested rows; Wilcoxon signed-rank only where its "
+               f"floor with k folds (2/2^k) is under {stats.ALPHA}. " + protocols_said(res.cells))
     frame = cmp[["dataset", "model", "normalisation", "variant", "base", "uar_variant",
-                 "uar_base", "diff", "wilcoxon_p", "corrected_t_p"]]
+                 "uar_base", "diff", "k", "corrected_t_p", "p_holm", "wilcoxon_p", "verdict"]]
     return Table("variant_stats", caption, frame, ("dataset", "model", "normalisation",
-                                                   "variant", "base"),
-                 ("uar_variant", "uar_base", "diff", "wilcoxon_p", "corrected_t_p"),
-                 bold_best=False)
+                                                   "variant", "base", "k"),
+                 ("uar_variant", "uar_base", "diff", "corrected_t_p", "p_holm",
+                  "wilcoxon_p"), bold_best=False)
 
 
 def best_per_set(res: Results) -> pd.DataFrame:
-    """Per (dataset, normalisation, feature set): the model with the best mean UAR, its
-    cell, UAR and pooled-UAR 95 % CI over speakers."""
+    """Per (dataset, normalisation, feature set): the model with the best mean UAR (chosen
+    on the outer test folds: for the size figure only, never tested), its cell, UAR and
+    pooled-UAR 95 % CI over speakers."""
     cells = primary(res)
     cells = cells[cells["features"] != "logmel"]  # the CNN reads audio, not a feature set
     means = res.folds.groupby("cell_id")["uar"].mean()
@@ -182,64 +180,6 @@ def best_per_set(res: Results) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def feature_set_table(res: Results, out: Path) -> Table | None:
-    """The feature sets side by side: size, extraction speed, best model, UAR with CI, and
-    the paired tests against the best set (Holm-adjusted across sets)."""
-    best = best_per_set(res)
-    if best.empty or best["features"].nunique() < 2:
-        return None
-    tests = stats.set_comparisons(best, res.folds)
-    frame = best.merge(tests, on=["dataset", "normalisation", "features"])
-    frame["files_per_s"] = [_throughput(out, r.dataset, r.features, res)
-                            for r in frame.itertuples()]
-    frame = frame.sort_values(["dataset", "normalisation", "uar"],
-                              ascending=[True, True, False], kind="stable")
-    frame = frame[["dataset", "normalisation", "features", "n_features", "files_per_s",
-                   "model", "uar", "ci_low", "ci_high", "diff", "wilcoxon_p_holm",
-                   "corrected_t_p_holm"]].reset_index(drop=True)
-    caption = ("Feature sets compared on the same folds: number of features, extraction "
-               "throughput in this run's machine (files/s, cold cache, 2 workers unless "
-               "stated), the best model of each set, its UAR (mean over outer folds) with a "
-               "95% speaker-bootstrap CI of the pooled UAR, and its difference from the best "
-               "set with Holm-adjusted two-sided Wilcoxon signed-rank and corrected resampled "
-               "t-test (Nadeau & Bengio 2003) p-values. " + _protocols(res.cells))
-    return Table("feature_sets", caption, frame,
-                 ("dataset", "normalisation", "features", "n_features", "files_per_s",
-                  "model"), ("uar", "ci_low", "ci_high", "diff", "wilcoxon_p_holm",
-                             "corrected_t_p_holm"), bold_best=False)
-
-
-def _throughput(out: Path, dataset: str, features: str, res: Results) -> float:
-    """Files/s of a set's extraction (its extractors' seconds added up), from the run's
-    ``extraction.json``; NaN when not measured (every file was cached)."""
-    path = out / "extraction.json"
-    cells = res.cells[res.cells["features"] == features]
-    if not path.exists() or cells.empty:
-        return float("nan")
-    timing = json.loads(path.read_text())
-    spaces = _set_spaces(out, cells.iloc[0]["cell_id"])
-    total, files = 0.0, None
-    for corpus in dataset.replace("->", "+").split("+"):
-        for space in spaces:
-            t = timing.get(corpus, {}).get(space)
-            if t is None or not t["computed"]:
-                return float("nan")
-            total += t["seconds"] * t["files"] / t["computed"]
-        files = (files or 0) + next(iter(timing[corpus].values()))["files"]
-    return round(files / total, 1) if total else float("nan")
-
-
-def _set_spaces(out: Path, cell_id: str) -> list[str]:
-    """The cache folders (extractors) of a cell's feature set."""
-    from features import FeatureConfig
-    from features.sets import feature_set
-
-    meta = json.loads((out / "folds" / cell_id / "cell.json").read_text())
-    config = json.loads((out / "config.resolved.json").read_text())["features"]
-    fs = feature_set(meta["feature_set"], FeatureConfig.from_dict(config))
-    return list(dict.fromkeys(p.extractor.cache_namespace() for p in fs.parts))
-
-
 def ci_table(res: Results) -> Table:
     rows = []
     for _, c in res.cells.sort_values(["dataset", "features", "model", "normalisation"]
@@ -252,7 +192,7 @@ def ci_table(res: Results) -> Table:
                      "normalisation": c["normalisation"], "pooled UAR": pooled,
                      "CI low": lo, "CI high": hi, "speakers": len(speakers)})
     return Table("uar_ci", f"Pooled UAR over all test files with a 95% bootstrap confidence "
-                 f"interval ({N_BOOT} resamples of speakers). {_protocols(res.cells)}",
+                 f"interval ({N_BOOT} resamples of speakers). {protocols_said(res.cells)}",
                  pd.DataFrame(rows), ("dataset", "features", "model", "normalisation"),
                  ("pooled UAR", "CI low", "CI high"))
 
@@ -298,8 +238,9 @@ def make_figures(res: Results, out: Path, results_dir: Path) -> list[Path]:
     if not best.empty and best["features"].nunique() > 1:
         for dataset, grp in best.groupby("dataset", sort=True):
             written += figures.save(figures.uar_vs_size(
-                grp, f"{dataset}: UAR against the number of features (best model per set, "
-                "95% speaker-bootstrap CI)"), fig_dir, f"feature_sets_{_slug(dataset)}")
+                grp, f"{dataset}: UAR against the number of features (each set's best model, "
+                "chosen on the test folds; 95% speaker-bootstrap CI)"), fig_dir,
+                f"feature_sets_{_slug(dataset)}")
     matrix = cross_corpus_matrix(res)
     for features, grid in matrix.items():
         written += figures.save(figures.heatmap(
@@ -403,144 +344,6 @@ def write_manifest(out: Path) -> Path:
     return path
 
 
-def winners(res: Results) -> str:
-    """The README's opening: per dataset, the best configured cell by mean UAR and its margin
-    over the next; where the run has variants (ablations, augmentation), what they changed."""
-    means = res.folds.groupby("cell_id")["uar"].mean()
-    parts = []
-    for dataset, grp in primary(res).groupby("dataset", sort=True):
-        ranked = grp.assign(uar=grp["cell_id"].map(means)).sort_values("uar", ascending=False,
-                                                                       kind="stable")
-        best = ranked.iloc[0]
-        what = f"{best['model']} ({best['normalisation']}, features {best['features']})"
-        if len(ranked) == 1:
-            parts.append(f"On {dataset}, {what} reached a mean UAR of {best['uar']:.3f}.")
-            continue
-        nxt = ranked.iloc[1]
-        parts.append(f"On {dataset}, {what} won with a mean UAR of {best['uar']:.3f}, "
-                     f"{best['uar'] - nxt['uar']:.3f} ahead of {nxt['model']} "
-                     f"({nxt['normalisation']}, features {nxt['features']}).")
-    variants = stats.variant_comparisons(res.cells, res.folds)
-    if not variants.empty:
-        for (dataset, model, norm), grp in variants.groupby(
-                ["dataset", "model", "normalisation"], sort=True):
-            parts.append(_variant_sentence(dataset, model, norm, grp))
-    return " ".join(parts)
-
-
-def _variant_sentence(dataset: str, model: str, norm: str, grp: pd.DataFrame) -> str:
-    """What leaving groups out, keeping one group, or augmenting did, with the paired test."""
-    def p(r):
-        return f"paired p = {r['corrected_t_p']:.2f} corrected t, {r['wilcoxon_p']:.2f} Wilcoxon"
-
-    base = grp.iloc[0]
-    head = f"Against {base['base']} ({model}, {norm}, {base['uar_base']:.3f}) on {dataset}"
-    out = grp[grp["variant"].str.startswith("without_")]
-    only = grp[grp["variant"].str.startswith("only_")]
-    other = grp.drop(out.index).drop(only.index)
-    said = []
-    if len(out):
-        w = out.loc[out["diff"].idxmin()]
-        said.append(f"leaving one group out changed UAR by {w['diff']:+.3f} at worst "
-                    f"({w['variant']}; {p(w)})")
-    if len(only):
-        t = only.loc[only["diff"].idxmax()]
-        said.append(f"the best single group, {t['variant']}, reached {t['uar_variant']:.3f} "
-                    f"({t['diff']:+.3f}; {p(t)})")
-    said += [f"{r['variant']} {r['diff']:+.3f} ({p(r)})" for _, r in other.iterrows()]
-    return f"{head}: " + "; ".join(said) + "."
-
-
-def tuning_said(res: Results) -> str:
-    """Which cells were tuned and which ran a fixed configuration: a table that mixes both
-    must say so beside it (completed Optuna trials per outer fold, as the folds record)."""
-    trials = res.folds.groupby("cell_id")["n_trials"].mean()
-    cells = res.cells.assign(trials=res.cells["cell_id"].map(trials).fillna(0))
-    several = cells["dataset"].nunique() > 1
-    tuned = cells[cells["trials"] > 0]
-    if tuned.empty:
-        return "Every cell ran its model's fixed configuration (no tuning)."
-    if len(tuned) == len(cells):
-        return ("Every cell was tuned by Optuna on inner speaker-grouped folds of each outer "
-                f"training set ({tuned['trials'].min():.0f}-{tuned['trials'].max():.0f} "
-                "completed, unpruned trials per outer fold).")
-    named = [(f"{c.dataset} " if several else "") + f"{c.features} {c.model} {c.normalisation}"
-             f" ({c.trials:.0f})" for c in tuned.itertuples()]
-    return ("Tuned by Optuna on inner speaker-grouped folds of each outer training set "
-            "(completed, unpruned trials per outer fold, mean): " + ", ".join(named)
-            + "; every other cell ran its model's fixed configuration.")
-
-
-def _wall_time(out: Path) -> str:
-    """How long the run that wrote these folds took (``run.json``), or nothing."""
-    path = out / "run.json"
-    if not path.exists():
-        return ""
-    r = json.loads(path.read_text())
-    resumed = (f"; {r['tasks_resumed']} more were resumed from checkpoints (same cell ids: "
-               "the same code, data and parameters computed them before)"
-               if r["tasks_resumed"] else "")
-    commit = (f" at commit `{r['git_commit'][:7]}`"
-              + (" with uncommitted changes" if r.get("git_dirty") else "")
-              if r.get("git_commit") else "")
-    return (f"Wall time of the run{commit}: {r['wall_s']:.0f} s ({r['wall_s'] / 60:.1f} min, "
-            f"extraction included) for {r['tasks_run']} tasks{resumed}, {r['n_jobs']} workers "
-            f"on {r['cores']} cores.")
-
-
-def write_readme(out: Path, experiment: str, written: list[Path], res: Results) -> Path:
-    import os
-
-    cells = res.cells
-    rel = sorted(str(p.relative_to(out)) for p in written)
-    headline = (out / "tables" / "main.md").read_text().strip()
-    for extra in sorted((out / "tables").glob("ablation_*.md")) + [
-            out / "tables" / "variant_stats.md"]:
-        if extra.exists():  # a run about variants opens with them too
-            headline += "\n\n" + extra.read_text().strip()
-    lines = [f"# Results of `{experiment}`", "", winners(res), "", headline, "",
-             f"Produced by `serbench run experiments/{experiment}.toml` (then `serbench report "
-             f"{experiment}`, which rebuilds everything here from the stored folds) on a "
-             f"machine with {os.cpu_count()} cores. Protocols: {_protocols(cells)}.",
-             tuning_said(res), _wall_time(out), "",
-             "## Files", "", "| file | what it is |", "|---|---|"]
-    what = {
-        "tables/main": "feature sets x models x corpora: UAR, WA, macro-F1, mean ± std over "
-                       "outer folds",
-        "tables/feature_sets": "feature sets compared: size, speed, best model, UAR with CI, "
-                               "paired tests against the best set (Holm)",
-        "figures/feature_sets_": "UAR against number of features, one point per set",
-        "figures/cross_corpus_": "cross-corpus UAR heat-map per feature set",
-        "tables/recall_": "per-emotion recall per model",
-        "tables/ablation_": "feature-group ablation",
-        "tables/cross_corpus": "train corpus x test corpus UAR",
-        "tables/stats": "best model vs others: Wilcoxon and corrected resampled t-test p",
-        "tables/variant_stats": "each ablation / augmentation variant vs the full bank, paired",
-        "tables/uar_ci": "pooled UAR with 95% bootstrap CI over speakers",
-        "figures/confusion_": "row-normalised confusion matrices",
-        "figures/recall_": "per-emotion recall bars",
-        "figures/distribution_": "class and speaker distributions",
-        "figures/examples_": "waveform and log-mel per emotion, one speaker",
-        "figures/optuna_history": "Optuna optimisation history (best cell, final study)",
-        "figures/optuna_importance": "Optuna parameter importances (fANOVA)",
-        "figures/ablation_": "feature-group ablation bars",
-        "manifest.json": "git commit (of the report; the run's under `run`), packages, "
-                         "resolved config, seeds, corpus fingerprints",
-        "timestamps.json": "when the report was written (kept apart for determinism)",
-        "run.json": "the run's wall time, tasks run and resumed, workers",
-        "summary.csv": "one row per cell, as `serbench run` printed it",
-        "folds/": "per-fold checkpoints: predictions, best parameters (the stored runs)",
-    }
-    for r in rel:
-        desc = next((v for k, v in what.items() if r.startswith(k)), "")
-        lines.append(f"| `{r}` | {desc} |")
-    lines += ["", "Formats: every table as CSV (numbers), Markdown and LaTeX (booktabs, "
-              "`\\pm`, best in bold); every figure as PNG and PDF.", ""]
-    path = out / "README.md"
-    path.write_text("\n".join(lines))
-    return path
-
-
 def write_report(experiment: str, results_dir: str | Path = "results",
                  tracking_uri: str | None = None) -> list[Path]:
     """Write every report file under ``results_dir/experiment``; returns their paths."""
@@ -550,7 +353,8 @@ def write_report(experiment: str, results_dir: str | Path = "results",
     if res.cells.empty:
         raise FileNotFoundError(f"no finished cells under {out / 'folds'}; run the experiment")
     tables = [main_table(res), *recall_tables(res), *ablation_tables(res), ci_table(res)]
-    tables += [t for t in (feature_set_table(res, out), cross_corpus_table(res),
+    tables += [t for t in (comparisons.feature_set_table(res, out),
+                           comparisons.pairs_table(res), cross_corpus_table(res),
                            stats_table(res), variant_stats_table(res)) if t is not None]
     written: list[Path] = []
     for t in tables:
@@ -562,5 +366,5 @@ def write_report(experiment: str, results_dir: str | Path = "results",
         timespec="seconds"), "report_seconds": round(time.perf_counter() - t0, 2)}, indent=2)
         + "\n")
     written.append(stamp)
-    written.append(write_readme(out, experiment, written, res))
+    written.append(readme.write_readme(out, experiment, written, res))
     return written

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,8 @@ class Results:
 
     ``cells``: one row per cell (dataset, features, model, normalisation, protocol, classes;
     ``role``: ``set`` for a configured feature set, ``ablation`` for a bank subset; ``base``:
-    what a variant is compared with).
+    what a variant is compared with; ``budget``: its tuning budget in words, ``fixed`` for a
+    fixed configuration; ``n_speakers``: its test speakers over all folds).
     ``folds``: one row per (cell, outer fold) with its scores and per-class recall.
     ``predictions``: one row per scored test file (cell, fold, path, speaker, true, pred).
     """
@@ -39,6 +41,8 @@ def collect(out_dir: str | Path) -> Results:
     if plan is not None:
         folders = [f for f in folders if f.name in set(plan)]
     seen: dict[str, tuple[dict, str]] = {}
+    config_path = out_dir / "config.resolved.json"
+    config = json.loads(config_path.read_text()) if config_path.exists() else None
     for folder in folders:
         if not (folder / "cell.json").exists():
             continue
@@ -58,7 +62,9 @@ def collect(out_dir: str | Path) -> Results:
                 "speaker_dependent": meta["speaker_dependent"], "n_folds": meta["n_folds"],
                 "n_features": meta["n_features"], "classes": list(meta["classes"]),
                 "role": role, "base": base, "augmented": bool(c.get("augmented")),
-                "feature_set": meta.get("feature_set", c["variant"])}
+                "feature_set": meta.get("feature_set", c["variant"]),
+                "budget": budget(config, c["model"], c["variant"]) if config else "unknown",
+                "n_speakers": len({s for f in fold_values for s in f["speakers"]})}
         cell_rows.append(cell)
         for p, f in zip(folds, fold_values, strict=True):
             s = f["scores"]
@@ -75,6 +81,24 @@ def collect(out_dir: str | Path) -> Results:
     return Results(pd.DataFrame(cell_rows), pd.DataFrame(fold_rows), pd.DataFrame(pred_rows))
 
 
+def budget(config: dict, model: str, variant: str) -> str:
+    """A cell's tuning budget in words, from the run's resolved config (the model's overrides,
+    then its feature set's, as ``TuningConfig.for_cell`` applies them): ``fixed``, or the
+    trials, inner folds, selection percentiles and pruning its Optuna study had."""
+    from benchmark.models import MODELS
+
+    tuning = config["tuning"]
+    values = {**tuning, **tuning.get("per_model", {}).get(model, {}),
+              **tuning.get("per_set", {}).get(variant, {})}
+    if not values["n_trials"]:
+        return "fixed"
+    inner = values.get("inner_k") or config["protocol"]["inner_k"]
+    words = f"{values['n_trials']} trials on {inner} inner folds"
+    if values.get("select_percentiles") and MODELS[model].input == "features":
+        words += f", selection {'/'.join(map(str, values['select_percentiles']))} %"
+    return words + (", pruned" if values.get("pruning") else "")
+
+
 def _check_same_data(seen: dict, meta: dict) -> None:
     """Refuse a report that would put numbers computed on two versions of a corpus side by
     side (checkpoints copied together by hand, say)."""
@@ -85,3 +109,16 @@ def _check_same_data(seen: dict, meta: dict) -> None:
                 f"{corpus}: cell {meta['cell_id']} was computed on other data than cell "
                 f"{first[1]} ({describe_change(first[0], fp)}); rerun the experiment so that "
                 "every cell uses the same corpus")
+
+
+def primary(res: Results) -> pd.DataFrame:
+    """The cells of the configured feature sets (not ablations, not augmented copies)."""
+    c = res.cells
+    return c[(c["role"] == "set") & ~c["augmented"]]
+
+
+def protocols_said(cells: pd.DataFrame) -> str:
+    """Each dataset's protocol, for a caption: ``ravdess: loso; tess: group_kfold``."""
+    parts = [f"{ds}: {p}" for ds, p in
+             cells.groupby("dataset")["protocol"].first().sort_index().items()]
+    return "; ".join(parts)

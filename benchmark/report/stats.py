@@ -1,10 +1,20 @@
-"""Paired comparisons over outer folds, and bootstrap intervals over speakers."""
+"""Paired comparisons over outer folds, and bootstrap intervals over speakers.
+
+The primary test is the corrected resampled t-test (Nadeau & Bengio 2003): it accounts for
+the overlap of cross-validation training sets, and it can reject with few folds. The exact
+Wilcoxon signed-rank test cannot go below 2 / 2^k with k folds (0.125 with 4), so it is shown
+only where that floor is under :data:`ALPHA`. Every table's p-values are Holm-adjusted over
+the whole family the table prints, and a verdict says "won" only where that adjusted p of the
+primary test is under :data:`ALPHA`.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from benchmark.metrics import MIN_SPEAKERS
 
 
 def corrected_resampled_ttest(diffs, n_train: float, n_test: float) -> tuple[float, float]:
@@ -25,6 +35,23 @@ def corrected_resampled_ttest(diffs, n_train: float, n_test: float) -> tuple[flo
     return float(t), float(2 * stats.t.sf(abs(t), k - 1))
 
 
+ALPHA = 0.05
+
+
+def wilcoxon_floor(k: int) -> float:
+    """The smallest two-sided p the exact Wilcoxon signed-rank test can give with ``k`` paired
+    folds: 2 / 2^k, when every difference has the same sign."""
+    return 2.0 / 2.0 ** k if k > 0 else 1.0
+
+
+def verdict(p_holm: float) -> str:
+    """``won`` where the primary test, Holm-adjusted, rejects at :data:`ALPHA`; ``tied``
+    otherwise; ``untested`` where no test was possible (too few folds or speakers)."""
+    if not np.isfinite(p_holm):
+        return "untested"
+    return "won" if p_holm < ALPHA else "tied"
+
+
 def wilcoxon_p(a, b) -> float:
     """Two-sided Wilcoxon signed-rank p over paired fold scores (NaN if all ties)."""
     d = np.asarray(a, float) - np.asarray(b, float)
@@ -37,20 +64,33 @@ def _paired_tables(cells: pd.DataFrame, folds: pd.DataFrame, within: tuple[str, 
                    across: str):
     """Per group of ``within`` columns: outer-fold UAR pivoted to one column per value of
     ``across``, and the mean train/test sizes the corrected t-test needs."""
-    keyed = folds.merge(cells[["cell_id", "dataset", "features", "normalisation", "model"]],
-                        on="cell_id")
+    keyed = folds.merge(cells[["cell_id", "dataset", "features", "normalisation", "model",
+                               "n_speakers"]], on="cell_id")
     for key, grp in keyed.groupby(list(within), sort=True):
         table = grp.pivot(index="fold", columns=across, values="uar")
         sizes = grp.groupby("fold")[["n_train", "n_test"]].first().mean()
+        sizes["n_speakers"] = grp["n_speakers"].min()
         yield dict(zip(within, key, strict=True)), table, sizes
 
 
-def _compare(a: pd.Series, b: pd.Series, sizes: pd.Series) -> dict:
-    """Paired statistics of fold scores ``a`` against ``b``."""
+def paired_test(a: pd.Series, b: pd.Series, sizes: pd.Series) -> dict:
+    """Paired statistics of fold scores ``a`` against ``b``: the mean difference, the primary
+    test (corrected resampled t), the number of folds ``k`` and the Wilcoxon floor for that
+    ``k``; the Wilcoxon p itself only where that floor is under :data:`ALPHA` (NaN: too few
+    folds for this test). No test at all with fewer than ``MIN_SPEAKERS`` test speakers
+    (``sizes["n_speakers"]``)."""
     d = a - b
-    t, p_t = corrected_resampled_ttest(d, sizes["n_train"], sizes["n_test"])
-    return {"diff": float(d.mean()), "wilcoxon_p": wilcoxon_p(a, b), "corrected_t": t,
-            "corrected_t_p": p_t, "folds": len(d)}
+    k = len(d)
+    floor = wilcoxon_floor(k)
+    out = {"diff": float(d.mean()), "corrected_t": float("nan"), "corrected_t_p": float("nan"),
+           "k": k, "wilcoxon_p": float("nan"), "wilcoxon_min_p": floor}
+    if sizes.get("n_speakers", MIN_SPEAKERS) < MIN_SPEAKERS:
+        return out  # a test over 2 or 3 speakers says nothing about the next speaker
+    out["corrected_t"], out["corrected_t_p"] = corrected_resampled_ttest(
+        d, sizes["n_train"], sizes["n_test"])
+    if floor < ALPHA:
+        out["wilcoxon_p"] = wilcoxon_p(a, b)
+    return out
 
 
 def paired_comparisons(cells: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame:
@@ -65,9 +105,9 @@ def paired_comparisons(cells: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame
         best = means.index[0]
         for other in means.index[1:]:
             rows.append({**key, "best": best, "other": other, "uar_best": means[best],
-                         "uar_other": means[other], **_compare(table[best], table[other],
+                         "uar_other": means[other], **paired_test(table[best], table[other],
                                                                sizes)})
-    return pd.DataFrame(rows)
+    return with_holm(pd.DataFrame(rows))
 
 
 def variant_comparisons(cells: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame:
@@ -86,8 +126,8 @@ def variant_comparisons(cells: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFram
             a, b = table[c["features"]], table[base]
             rows.append({**key, "variant": c["features"], "base": base,
                          "uar_variant": a.mean(), "uar_base": b.mean(),
-                         **_compare(a, b, sizes)})
-    return pd.DataFrame(rows)
+                         **paired_test(a, b, sizes)})
+    return with_holm(pd.DataFrame(rows))
 
 
 def holm(pvalues) -> np.ndarray:
@@ -107,30 +147,17 @@ def holm(pvalues) -> np.ndarray:
     return out
 
 
-def set_comparisons(best: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame:
-    """Per (dataset, normalisation): each feature set's best cell against the best set's
-    best cell, paired over the same outer folds, p-values Holm-adjusted across the sets.
+def with_holm(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``p_holm``: its primary-test p-values Holm-adjusted over every row (the
+    family is the whole table), and each row's ``verdict``."""
+    if frame.empty:
+        return frame
+    frame = frame.copy()
+    frame["p_holm"] = holm(frame["corrected_t_p"])
+    frame["verdict"] = [verdict(p) for p in frame["p_holm"]]
+    return frame
 
-    ``best``: one row per (dataset, normalisation, features) with its best ``cell_id``.
-    """
-    rows = []
-    for (dataset, norm), grp in best.groupby(["dataset", "normalisation"], sort=True):
-        uars = {r.features: folds[folds["cell_id"] == r.cell_id].set_index("fold")["uar"]
-                for r in grp.itertuples()}
-        sizes = folds[folds["cell_id"].isin(grp["cell_id"])][["n_train", "n_test"]].mean()
-        winner = max(uars, key=lambda k: (uars[k].mean(), k))
-        out = []
-        for name, u in uars.items():
-            row = {"dataset": dataset, "normalisation": norm, "features": name,
-                   "best_set": winner}
-            if name == winner:
-                row.update({"diff": 0.0, "wilcoxon_p": np.nan, "corrected_t_p": np.nan})
-            else:
-                a, b = u.align(uars[winner], join="inner")
-                row.update(_compare(a, b, sizes))
-            out.append(row)
-        frame = pd.DataFrame(out)
-        frame["wilcoxon_p_holm"] = holm(frame["wilcoxon_p"])
-        frame["corrected_t_p_holm"] = holm(frame["corrected_t_p"])
-        rows.append(frame)
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+def tested(frame: pd.DataFrame) -> int:
+    """How many rows of a comparison table had a primary test: the size of its Holm family."""
+    return int(frame["corrected_t_p"].notna().sum())

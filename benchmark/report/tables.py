@@ -33,6 +33,13 @@ def _fmt(mean: float, std: float | None, digits: int) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def _label(value) -> str:
+    """A descriptive cell: a missing measurement is "n/a", never "nan"."""
+    if isinstance(value, float):
+        return "n/a" if np.isnan(value) else f"{value:g}"
+    return str(value)
+
+
 def _best_rows(t: Table) -> dict[str, set[int]]:
     best = {col: set() for col in t.values}
     if not t.bold_best:
@@ -51,7 +58,7 @@ def _cells(t: Table, bold: callable, pm: str) -> list[list[str]]:
     best = _best_rows(t)
     rows = []
     for i, (_, r) in enumerate(t.frame.iterrows()):
-        row = [str(r[c]) for c in t.index]
+        row = [_label(r[c]) for c in t.index]
         for col in t.values:
             std = r.get(f"{col}_std")
             text = _fmt(r[col], std, t.digits).replace(" ± ", pm)

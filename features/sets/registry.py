@@ -26,6 +26,17 @@ SETS: dict[str, str] = {
     "compare": "openSMILE ComParE_2016 functionals (6,373)",
     "librosa_classic": "the SER tutorials' librosa recipe, mean and std (398)",
 }
+#: What data chose each set's design (its groups, functionals, parameters): the corpora, and
+#: how, so that a report can say it beside numbers measured on those same corpora.
+DESIGNED_ON: dict[str, tuple[tuple[str, ...], str]] = {
+    "bank": (("ravdess", "tess"), "groups, functionals and parameters chosen by UAR on "
+             "RAVDESS and TESS folds (features/README.md)"),
+    "bank_full": (("ravdess", "tess"), "the bank's extractors, chosen on RAVDESS and TESS"),
+    "egemaps": ((), "openSMILE's published eGeMAPSv02 (Eyben et al. 2016), not designed here"),
+    "compare": ((), "openSMILE's published ComParE 2016 (Schuller et al. 2016), not designed "
+                "here"),
+    "librosa_classic": ((), "the SER tutorials' recipe, not designed here"),
+}
 _SPEC = re.compile(r"^(?P<name>[a-z_]+)(\[(?P<args>[a-z_, ]*)\])?$")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ from features.config import GROUPS, FeatureConfig
 from features.schema import ConfigError, build
 from features.sets import feature_set
 
+#: An experiment's name is a folder under its results folder: a plain name, never a path.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 PROTOCOLS = ("loso", "group_kfold", "cross_corpus", "random_split")
 ABLATIONS = ("none", "single", "leave_one_out", "both")
 # which cells refit a final model on all their data and log it as an audio-in MLflow model:
@@ -135,6 +138,14 @@ class ExperimentConfig:
     def __post_init__(self):
         from benchmark.models import MODELS
 
+        if not NAME.fullmatch(self.name) or ".." in self.name:
+            raise ValueError(f"name {self.name!r}: a plain name of letters, digits, '_', '.' "
+                             "and '-' (it names a folder under the results folder), not a path")
+        for key in ("corpora", "models", "speaker_norm"):
+            values = getattr(self, key)
+            if not values or len(set(values)) != len(values):
+                raise ValueError(f"{key} must name at least one value, each once: "
+                                 f"{list(values)}")
         unknown = [m for m in self.models if m not in MODELS]
         if unknown:
             raise ValueError(f"unknown model(s) {unknown}; known: {sorted(MODELS)}")
@@ -219,8 +230,11 @@ class Variant:
 def load_experiment(path: str | Path, **overrides) -> ExperimentConfig:
     """Read and validate an experiment TOML. ``overrides`` replace top-level values."""
     path = Path(path)
-    with open(path, "rb") as fh:
-        raw = tomllib.load(fh)
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     raw.setdefault("name", path.stem)
     raw.update({k: v for k, v in overrides.items() if v is not None})
     where = str(path)

@@ -231,3 +231,30 @@ def test_a_changed_model_spec_makes_a_new_cell(monkeypatch):
     before = cell_digest(cfg, other, "f", {"d": "x"})
     monkeypatch.setitem(models.MODELS, "cnn", dataclasses.replace(spec, version="9"))
     assert cell_digest(cfg, other, "f", {"d": "x"}) == before  # other models untouched
+
+
+@pytest.mark.parametrize("name", ["..", "../results/ravdess", "/tmp/x", "", "a/b", ".hidden"])
+def test_a_name_that_is_a_path_is_refused_naming_the_key(tmp_path, name):
+    config = tmp_path / "x.toml"
+    config.write_text(f'name = "{name}"\ncorpora = ["synth"]\n')
+    with pytest.raises(ValueError, match="name .*plain name"):
+        load_experiment(config)
+
+
+@pytest.mark.parametrize(("key", "value"), [("models", "[]"), ("corpora", "[]"),
+                                          ("models", '["svm_rbf", "svm_rbf"]'),
+                                          ("speaker_norm", "[]")])
+def test_empty_and_duplicate_lists_are_refused_at_load(tmp_path, key, value):
+    lines = {"corpora": '["synth"]', "models": '["svm_rbf"]', key: value}
+    config = tmp_path / "x.toml"
+    config.write_text("".join(f"{k} = {v}\n" for k, v in lines.items()))
+    with pytest.raises(ValueError, match=f"{key} must name at least one value, each once"):
+        load_experiment(config)
+
+
+@pytest.mark.parametrize("text", [b'name = "x"\nname = "y"\n', b'name = "\xff"\n'])
+def test_invalid_toml_names_the_file(tmp_path, text):
+    config = tmp_path / "broken.toml"
+    config.write_bytes(text)
+    with pytest.raises(ValueError, match="broken.toml: not valid TOML"):
+        load_experiment(config)

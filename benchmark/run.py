@@ -44,7 +44,13 @@ from benchmark.fitting import fit_fold
 from benchmark.locations import remember_store
 from benchmark.models import MODELS
 from benchmark.protocols import Fold, check_disjoint, make_folds
-from benchmark.provenance import corpus_fingerprint, git_state, package_versions
+from benchmark.provenance import (
+    corpus_fingerprint,
+    file_digests,
+    git_state,
+    package_versions,
+    shared_recordings,
+)
 from benchmark.tracking import NOTE, Tracker, default_uri
 from benchmark.tuning import storage as optuna_storage
 from benchmark.tuning import tunes_selection
@@ -109,14 +115,15 @@ def feature_sets(cfg: ExperimentConfig) -> dict[str, FeatureSet]:
 
 def load_tables(cfg: ExperimentConfig, opts: RunOptions, sets: dict[str, FeatureSet]
                 ) -> tuple[dict[str, pd.DataFrame], dict[str, dict], dict[str, dict],
-                           dict[str, str]]:
+                           dict[str, str], dict[str, str]]:
     """Per corpus: the table of every extractor's features (one extraction each, whatever
     the sets built on it), its fingerprint, what the extraction took, and the data root
-    holding it. A file that one extractor cannot use is dropped from every set, so that all
-    sets share the same folds; skipped and failed files are named."""
+    holding it; and every file's content digest. A file that one extractor cannot use is
+    dropped from every set, so that all sets share the same folds; skipped and failed files
+    are named."""
     cache = Cache(opts.cache_dir)
     extractors = extractors_of(sets.values())
-    tables, prints, timing = {}, {}, {}
+    tables, prints, timing, digests = {}, {}, {}, {}
     roots = resolve_corpora(cfg, opts.data_root, opts.cache_dir)
     for name, root in roots.items():
         scan = open_corpus(name, root).scan()
@@ -133,11 +140,12 @@ def load_tables(cfg: ExperimentConfig, opts: RunOptions, sets: dict[str, Feature
             _say(f"[{name}] {failed} file(s) left out of every feature set (above), so that "
                  "all sets are compared on the same files")
         tables[name] = table
-        prints[name] = {**corpus_fingerprint(table), "skipped": len(scan.skipped),
+        digests.update(file_digests(table["path"]))
+        prints[name] = {**corpus_fingerprint(table, digests), "skipped": len(scan.skipped),
                         "failed": failed}
         timing[name] = {space: {"files": r.n_files, "computed": r.misses,
                                 "seconds": round(r.seconds, 3)} for space, r in reports.items()}
-    return tables, prints, timing, roots
+    return tables, prints, timing, roots, digests
 
 
 def augmented_features(table: pd.DataFrame, extractors: list[Extractor], aug_cfg,
@@ -200,7 +208,16 @@ def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
     (out_dir / "folds").mkdir(parents=True, exist_ok=True)
     bank = FeatureBank(cfg.features)
     sets = feature_sets(cfg)
-    tables, prints, timing, roots = load_tables(cfg, opts, sets)
+    tables, prints, timing, roots, digests = load_tables(cfg, opts, sets)
+    datasets = make_datasets(cfg, tables)
+    for ds in datasets:  # before any split: a copy on each side would leak its recording
+        shared = shared_recordings(ds.table, digests)
+        if shared:
+            raise ValueError(
+                f"{ds.name}: {len(shared)} recording(s) with identical audio under two "
+                "speakers or corpora, which a speaker-independent split could put on both "
+                f"sides: {'; '.join(shared[:5])}{' ...' if len(shared) > 5 else ''}; remove "
+                "the copies (or keep one of each)")
     if any(MODELS[m].input == "audio" for m in cfg.models):
         cache = Cache(opts.cache_dir)
         for name, table in tables.items():  # the CNN's log-mels, cached once, in parallel
@@ -217,7 +234,7 @@ def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
     write_timing(out_dir, timing)
     top = _experiment_run(cfg, tracker, prints)
 
-    cells = [c for ds in make_datasets(cfg, tables)
+    cells = [c for ds in datasets
              for c in _plan_dataset(cfg, opts, ds, sets, prints, roots, tracker, out_dir, top)]
     plans = [plan for plan, _, _ in cells]
     every_final = cfg.final_model == "all"

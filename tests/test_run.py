@@ -285,3 +285,23 @@ def test_a_run_prints_no_warning_and_no_traceback(tmp_path, cache_dir):
     noisy = [line for line in lines if "Warning" in line or "Traceback" in line]
     assert not noisy, noisy[:10]
     assert (tmp_path / "runs" / "smoke" / "tables" / "main.csv").exists()
+
+
+def test_the_same_recording_under_two_speakers_is_refused_before_any_split(tmp_path,
+                                                                            cache_dir):
+    """A copy of one speaker's file filed under another speaker would put the same audio in
+    training and test: the run stops before any fold, naming both files."""
+    import shutil
+
+    from benchmark.synth import write_corpus
+
+    data = tmp_path / "data"
+    write_corpus(data / "synth", n_speakers=3, seed=2)
+    source = sorted((data / "synth" / "Actor_01").glob("*.wav"))[0]
+    copy = data / "synth" / "Actor_02" / source.name.replace("-01.wav", "-02.wav")
+    copy.unlink(missing_ok=True)
+    shutil.copy(source, copy)
+    with pytest.raises(ValueError, match="identical audio under two speakers") as err:
+        _tiny(tmp_path, data, cache_dir)
+    assert source.name in str(err.value) and copy.name in str(err.value)
+    assert not list((tmp_path / "runs" / "tiny" / "folds").glob("*/fold*.json"))

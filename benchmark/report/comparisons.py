@@ -161,9 +161,10 @@ def verdicts(res: Results) -> list[str]:
         parts = [f"{r.a} beat {r.b} with {r.model} ({r.normalisation}): "
                  f"Δ = {r.diff:+.3f}{_interval(r._asdict())}, p (Holm) = {r.p_holm:.3g}"
                  for r in won.itertuples()]
+        family = (f", corrected resampled t-test, Holm over the {tested(pairs)} tested pairs "
+                  "of the table" if tested(pairs) else "")
         head = (f"On {dataset}, feature sets compared per model with equal budgets "
-                f"({len(grp)} pairs, corrected resampled t-test, Holm over the "
-                f"{tested(pairs)} tested pairs of the table): ")
+                f"({len(grp)} pairs{family}): ")
         if parts:
             text = head + "; ".join(parts)
             if len(tied):
@@ -176,8 +177,12 @@ def verdicts(res: Results) -> list[str]:
                     f"largest difference, {w['a']} over {w['b']} with {w['model']} "
                     f"({w['normalisation']}), is Δ = {w['diff']:+.3f}{_interval(w)} at "
                     f"p (Holm) = {w['p_holm']:.2g}")
-        else:
-            text = head + "no pair could be tested"
+        else:  # one outer fold (cross-corpus): intervals over speakers, no test over folds
+            w = grp.loc[grp["diff"].abs().idxmax()]
+            text = (head + f"no pair could be tested with k = {int(grp['k'].max())} fold(s), so "
+                    f"none is said to win; the largest difference, {w['a']} over {w['b']} with "
+                    f"{w['model']} ({w['normalisation']}), is Δ = {w['diff']:+.3f}"
+                    f"{_interval(w)}")
         said.append(text + ".")
     if unequal:
         said.append("Not compared, because their tuning budgets differ: "

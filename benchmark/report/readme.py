@@ -48,7 +48,9 @@ def opening(res: Results) -> str:
 def _variant_sentence(dataset: str, model: str, norm: str, grp: pd.DataFrame) -> str:
     """What leaving groups out, keeping one group, or augmenting did, with the paired test."""
     def p(r):
-        return f"{r['verdict']}, p (Holm) = {r['p_holm']:.2f}, corrected resampled t"
+        said = {"differs": "differs from the base", "tied": "tied with the base"}.get(
+            r["verdict"], "untested")
+        return f"{said}, p (Holm) = {r['p_holm']:.2f}, corrected resampled t"
 
     base = grp.iloc[0]
     head = f"Against {base['base']} ({model}, {norm}, {base['uar_base']:.3f}) on {dataset}"
@@ -100,9 +102,11 @@ def _wall_time(out: Path) -> str:
     commit = (f" at commit `{r['git_commit'][:7]}`"
               + (" with uncommitted changes" if r.get("git_dirty") else "")
               if r.get("git_commit") else "")
+    cold = (" How the cold run was made, in more than one invocation, and its wall time: "
+            "`COLD_RUN.md`." if (out / "COLD_RUN.md").exists() else "")
     return (f"Wall time of the run{commit}: {r['wall_s']:.0f} s ({r['wall_s'] / 60:.1f} min, "
             f"extraction included) for {r['tasks_run']} tasks{resumed}, {r['n_jobs']} workers "
-            f"on {r['cores']} cores.")
+            f"on {r['cores']} cores.{cold}")
 
 
 def write_readme(out: Path, experiment: str, written: list[Path], res: Results) -> Path:
@@ -148,6 +152,7 @@ def write_readme(out: Path, experiment: str, written: list[Path], res: Results) 
                          "resolved config, seeds, corpus fingerprints",
         "timestamps.json": "when the report was written (kept apart for determinism)",
         "run.json": "the run's wall time, tasks run and resumed, workers",
+        "COLD_RUN.md": "how the cold run was made and how long it took",
         "summary.csv": "one row per cell, as `serbench run` printed it",
         "folds/": "per-fold checkpoints: predictions, best parameters (the stored runs)",
     }

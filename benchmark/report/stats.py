@@ -44,12 +44,13 @@ def wilcoxon_floor(k: int) -> float:
     return 2.0 / 2.0 ** k if k > 0 else 1.0
 
 
-def verdict(p_holm: float) -> str:
-    """``won`` where the primary test, Holm-adjusted, rejects at :data:`ALPHA`; ``tied``
-    otherwise; ``untested`` where no test was possible (too few folds or speakers)."""
+def verdict(p_holm: float, rejected: str = "won") -> str:
+    """``rejected`` (``won`` for a pair oriented best first) where the primary test,
+    Holm-adjusted, rejects at :data:`ALPHA`; ``tied`` otherwise; ``untested`` where no test
+    was possible (too few folds or speakers)."""
     if not np.isfinite(p_holm):
         return "untested"
-    return "won" if p_holm < ALPHA else "tied"
+    return rejected if p_holm < ALPHA else "tied"
 
 
 def wilcoxon_p(a, b) -> float:
@@ -127,7 +128,7 @@ def variant_comparisons(cells: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFram
             rows.append({**key, "variant": c["features"], "base": base,
                          "uar_variant": a.mean(), "uar_base": b.mean(),
                          **paired_test(a, b, sizes)})
-    return with_holm(pd.DataFrame(rows))
+    return with_holm(pd.DataFrame(rows), rejected="differs")  # a variant is not a rival
 
 
 def holm(pvalues) -> np.ndarray:
@@ -147,14 +148,14 @@ def holm(pvalues) -> np.ndarray:
     return out
 
 
-def with_holm(frame: pd.DataFrame) -> pd.DataFrame:
+def with_holm(frame: pd.DataFrame, rejected: str = "won") -> pd.DataFrame:
     """``frame`` with ``p_holm``: its primary-test p-values Holm-adjusted over every row (the
-    family is the whole table), and each row's ``verdict``."""
+    family is the whole table), and each row's ``verdict`` (see :func:`verdict`)."""
     if frame.empty:
         return frame
     frame = frame.copy()
     frame["p_holm"] = holm(frame["corrected_t_p"])
-    frame["verdict"] = [verdict(p) for p in frame["p_holm"]]
+    frame["verdict"] = [verdict(p, rejected) for p in frame["p_holm"]]
     return frame
 
 

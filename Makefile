@@ -37,15 +37,19 @@ $(VENV)/.stamp-%: pyproject.toml
 
 venv: $(STAMP)
 
+# --dist loadgroup: the tests that share a session fixture (xdist_group) run in one worker,
+# which builds it once.
+PYTEST := $(PY) -m pytest -n $(JOBS) --dist loadgroup -q
+
 test: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 # The slow tests get the ui extra (Playwright) so that tests/test_ui.py drives the system Chromium.
 test-slow: $(VENV)/.stamp-ui
-	$(PY) -m pytest -n $(JOBS) -q -m slow
+	$(PYTEST) -m slow
 
 test-all: $(VENV)/.stamp-ui
-	$(PY) -m pytest -n $(JOBS) -q
+	$(PYTEST)
 
 benchmark: $(STAMP)
 	$(SERBENCH) run $(CONFIG) --n-jobs $(JOBS)

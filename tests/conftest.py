@@ -66,13 +66,20 @@ SMOKE = Path(__file__).parents[1] / "experiments" / "smoke.toml"
 
 
 @pytest.fixture(scope="session")
-def trained_smoke(tmp_path_factory):
+def smoke_cache(tmp_path_factory) -> str:
+    """One feature cache per test process for the smoke runs: the synthetic corpus is written
+    into it once (5-6 s) and its features extracted once, whichever test runs first."""
+    return str(tmp_path_factory.mktemp("smoke-cache"))
+
+
+@pytest.fixture(scope="session")
+def trained_smoke(tmp_path_factory, smoke_cache):
     """``experiments/smoke.toml`` run once: ``(results_dir, cache_dir)``, with final models."""
     from benchmark.config import load_experiment
     from benchmark.run import RunOptions, run
 
     root = tmp_path_factory.mktemp("smoke")
-    cache = str(root / "cache")
+    cache = smoke_cache
     cfg = load_experiment(SMOKE, results_dir=str(root / "results"))
     run(cfg, RunOptions(cache_dir=cache, n_jobs=2, progress=False))
     return cfg.results_dir, cache

@@ -11,6 +11,10 @@ AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 APP = Path(__file__).parents[1] / "benchmark" / "app.py"
 
 
+#: Tests of the session smoke run (conftest.trained_smoke) share one xdist worker.
+pytestmark = pytest.mark.xdist_group("trained_smoke")
+
+
 @pytest.fixture(scope="module")
 def trained(trained_smoke):
     results, cache = trained_smoke

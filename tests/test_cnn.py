@@ -27,7 +27,9 @@ def _model(cache, **kw):
     return LogMelCNN(**params)
 
 
-@pytest.mark.parametrize("arch, width", [("2d", 8), ("1d", 16)])
+@pytest.mark.parametrize("arch, width", [
+    pytest.param("2d", 8, marks=pytest.mark.slow),  # make test-slow: 25 s of training
+    ("1d", 16)])
 def test_cnn_learns_well_above_chance(split, arch, width):
     train, test, cache = split
     model = _model(cache, arch=arch, width=width).fit(train[["path", "speaker"]],
@@ -74,6 +76,7 @@ def test_normalisation_and_early_stopping_use_training_speakers_only(split):
                                atol=1e-3)
 
 
+@pytest.mark.slow  # make test-slow: several trainings
 def test_cnn_tunes_with_optuna_and_prunes_per_epoch(split, monkeypatch, tmp_path):
     """The CNN goes through the same nested tuning as the classical models; its trials report
     the inner fold's UAR after every epoch, for the pruner, once there are more trials than

@@ -40,6 +40,7 @@ def test_dask_backend_matches_loky(tmp_path, synth_root, cluster):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow  # make test-slow: whole runs and processes on a cluster
 def test_smoke_experiment_on_a_cluster_equals_loky_byte_for_byte(tmp_path, cluster):
     """Extraction and every (cell, fold) task on the cluster; this process writes the
     checkpoints and the report. The tables are the loky run's, byte for byte."""
@@ -81,6 +82,7 @@ tune(MODELS["svm_rbf"], X, y, speakers, speaker_norm=False, seed=int(sys.argv[2]
 """
 
 
+@pytest.mark.slow  # make test-slow: whole runs and processes on a cluster
 @pytest.mark.parametrize("kind", ["journal", "sqlite"])
 def test_one_study_tuned_from_two_processes_records_every_trial_once(tmp_path, kind):
     url = (f"journal:{tmp_path / 'optuna.journal'}" if kind == "journal"

@@ -150,6 +150,7 @@ def test_cross_corpus_matrix_is_every_ordered_pair_over_shared_emotions():
     assert set(ds["b->c"].table["corpus"]) == {"b", "c"}
 
 
+@pytest.mark.slow  # make test-slow: a whole run with openSMILE
 def test_a_model_trained_on_egemaps_predicts_a_new_file_through_predict(tmp_path, synth_root,
                                                                         capsys):
     from benchmark.cli import main

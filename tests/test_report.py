@@ -18,16 +18,23 @@ from benchmark.run import RunOptions, run
 SMOKE = Path(__file__).parents[1] / "experiments" / "smoke.toml"
 
 
+#: The tests sharing the session's smoke run (conftest.trained_smoke) run in one xdist worker,
+#: which builds it once (make test runs pytest with --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("trained_smoke")
+
+
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory):
-    cache = str(tmp_path_factory.mktemp("cache"))
+def two_runs(tmp_path_factory, trained_smoke):
+    """The session's smoke run and a second one of the same config and seed (its own
+    results, the same feature cache), each with its report."""
+    first, cache = trained_smoke
+    second = tmp_path_factory.mktemp("b") / "results"
+    cfg = load_experiment(SMOKE, results_dir=str(second))
+    run(cfg, RunOptions(cache_dir=cache, n_jobs=2, progress=False))
     outs = []
-    for name in ("a", "b"):
-        results = tmp_path_factory.mktemp(name) / "results"
-        cfg = load_experiment(SMOKE, results_dir=str(results))
-        run(cfg, RunOptions(cache_dir=cache, n_jobs=2, progress=False))
+    for results in (Path(first), second):
         write_report("smoke", results)
-        outs.append(results / "smoke")
+        outs.append(Path(results) / "smoke")
     return outs
 
 
@@ -107,16 +114,18 @@ def test_table_formats_escape_and_bold():
     assert "**0.610 ± 0.050**" in md and "| rf | 0.550 ± 0.040 |" in md
 
 
-def test_ablation_readme_opens_with_what_each_group_did(tmp_path):
+def test_ablation_readme_opens_with_what_each_group_did(tmp_path, trained_smoke):
     """A run about variants says in its first sentence what leaving a group out cost, with the
     paired test, and shows the ablation table; the numbers are those of variant_stats."""
-    text = SMOKE.read_text().replace('name = "smoke"', 'name = "abl"\nablation = "leave_one_out"')
+    text = SMOKE.read_text().replace('name = "smoke"', 'name = "abl"\nablation = "leave_one_out"'
+                                   '\nfinal_model = "none"')
     text = text.replace('models = ["svm_rbf", "logreg"]', 'models = ["logreg"]')
     text = text.replace("speaker_norm = [false, true]", "speaker_norm = [true]")
+    text = text.replace("n_trials = 3", "n_trials = 0")  # variants at one fixed configuration
     config = tmp_path / "abl.toml"
     config.write_text(text)
     cfg = load_experiment(config, results_dir=str(tmp_path / "results"))
-    run(cfg, RunOptions(cache_dir=str(tmp_path / "cache"), n_jobs=2, progress=False))
+    run(cfg, RunOptions(cache_dir=trained_smoke[1], n_jobs=2, progress=False))  # its features
     write_report("abl", tmp_path / "results")
     out = tmp_path / "results" / "abl"
     opening = (out / "README.md").read_text().split("\n")[2]

@@ -19,8 +19,8 @@ SMOKE = Path(__file__).parents[1] / "experiments" / "smoke.toml"
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("cache"))
+def cache_dir(smoke_cache):
+    return smoke_cache
 
 
 def _smoke(tmp_path, cache_dir, **kw):
@@ -28,8 +28,30 @@ def _smoke(tmp_path, cache_dir, **kw):
     return cfg, run(cfg, RunOptions(cache_dir=cache_dir, n_jobs=2, progress=False, **kw))
 
 
-def test_smoke_runs_scores_and_logs(tmp_path, cache_dir):
-    cfg, summary = _smoke(tmp_path, cache_dir)
+@pytest.fixture(scope="module")
+def ordinary_run(tmp_path_factory, cache_dir):
+    """`serbench run smoke.toml` as an ordinary run from a project root that holds a committed
+    reference: ``(root, cfg, summary, committed files before the run)``. One run, read by the
+    tests that only check what it wrote."""
+    root = tmp_path_factory.mktemp("project")
+    reference = root / "results" / "smoke"
+    reference.mkdir(parents=True)
+    (reference / "README.md").write_text("the committed reference\n")
+    before = {p: p.read_bytes() for p in (root / "results").rglob("*") if p.is_file()}
+    here = os.getcwd()
+    os.chdir(root)
+    try:
+        cfg = load_experiment(SMOKE, final_model="none")  # final models: tests/test_serving
+        summary = run(cfg, RunOptions(cache_dir=cache_dir, n_jobs=2, progress=False))
+        cfg = load_experiment(SMOKE, results_dir=str(root / cfg.results_dir))
+    finally:
+        os.chdir(here)
+    return root, cfg, summary, before
+
+
+@pytest.mark.xdist_group("ordinary_run")  # one worker builds the fixture
+def test_smoke_runs_scores_and_logs(ordinary_run):
+    _, cfg, summary, _ = ordinary_run
     assert len(summary) == 4 and (summary["folds"] == 4).all()
     assert (summary["uar_mean"] > 0.5).all(), summary  # 8 classes: chance is 0.125
     assert set(summary["normalisation"]) == {"global", "speaker-norm"}
@@ -68,7 +90,7 @@ def test_resume_after_sigkill_recomputes_only_unfinished_tasks(tmp_path, cache_d
     before = {p: p.stat().st_mtime_ns for p in results.glob("smoke/folds/*/*.json")
               if p.name != "cell.json"}
     assert 5 <= len([p for p in before if p.name.startswith("fold")]) < 16
-    cfg = load_experiment(SMOKE, results_dir=str(results))
+    cfg = load_experiment(SMOKE, results_dir=str(results), final_model="none")
     summary = run(cfg, RunOptions(cache_dir=cache_dir, n_jobs=2, progress=False))
     assert len(summary) == 4
     for p, mtime in before.items():
@@ -82,6 +104,7 @@ def test_resume_after_sigkill_recomputes_only_unfinished_tasks(tmp_path, cache_d
     assert len(keys) == len(set(keys)) == 16
 
 
+@pytest.mark.slow  # make test-slow: a whole run in a subprocess or against a server
 def test_smoke_against_an_mlflow_server(tmp_path, cache_dir):
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
@@ -123,7 +146,7 @@ def _tiny(tmp_path, data_root, cache_dir, capsys=None):
                                   progress=False))
     from benchmark.report import write_report
 
-    write_report("tiny", cfg.results_dir)
+    write_report("tiny", cfg.results_dir, with_figures=False)  # the tables are what is compared
     main = (tmp_path / "runs" / "tiny" / "tables" / "main.csv").read_text()
     return summary, main
 
@@ -196,26 +219,21 @@ def test_a_corrupt_checkpoint_is_named_and_recomputed(tmp_path, cache_dir, capsy
     assert again == table
 
 
-def test_an_ordinary_run_leaves_the_committed_results_untouched(tmp_path, cache_dir,
-                                                                monkeypatch):
+@pytest.mark.xdist_group("ordinary_run")  # one worker builds the fixture
+def test_an_ordinary_run_leaves_the_committed_results_untouched(ordinary_run):
     """`serbench run` from the project root writes runs/, never results/."""
-    monkeypatch.chdir(tmp_path)
-    reference = tmp_path / "results" / "smoke"
-    reference.mkdir(parents=True)
-    (reference / "README.md").write_text("the committed reference\n")
-    before = {p: p.read_bytes() for p in (tmp_path / "results").rglob("*") if p.is_file()}
-    cfg = load_experiment(SMOKE)
-    assert cfg.results_dir == "runs"
-    run(cfg, RunOptions(cache_dir=cache_dir, n_jobs=2, progress=False))
-    after = {p: p.read_bytes() for p in (tmp_path / "results").rglob("*") if p.is_file()}
+    root, _, _, before = ordinary_run
+    assert load_experiment(SMOKE).results_dir == "runs"
+    after = {p: p.read_bytes() for p in (root / "results").rglob("*") if p.is_file()}
     assert after == before
-    assert (tmp_path / "runs" / "smoke" / "summary.csv").exists()
-    assert (tmp_path / "runs" / "mlflow.db").exists()
+    assert (root / "runs" / "smoke" / "summary.csv").exists()
+    assert (root / "runs" / "mlflow.db").exists()
 
 
-def test_the_mlflow_store_holds_axes_as_params_metrics_and_figures(tmp_path, cache_dir):
+@pytest.mark.xdist_group("ordinary_run")  # one worker builds the fixture
+def test_the_mlflow_store_holds_axes_as_params_metrics_and_figures(ordinary_run):
     """Every cell's parent run can be found and compared by its axes in the UI."""
-    cfg, summary = _smoke(tmp_path, cache_dir)
+    _, cfg, summary, _ = ordinary_run
     client = MlflowClient(default_uri(cfg.results_dir))
     exp = client.get_experiment_by_name("smoke")
     parents = client.search_runs([exp.experiment_id], "tags.`serbench.fold` = '-'",
@@ -242,6 +260,7 @@ def test_the_mlflow_store_holds_axes_as_params_metrics_and_figures(tmp_path, cac
     assert sorted(r.data.tags["serbench.cell"] for r in found) == sorted(expected)
 
 
+@pytest.mark.slow  # make test-slow: a whole run in a subprocess or against a server
 def test_a_killed_and_resumed_cnn_run_gives_the_same_table(tmp_path, cache_dir):
     """The CNN (deterministic on CPU) through the same checkpoints: killed after some folds
     and resumed, its table equals that of an uninterrupted run, fold for fold."""
@@ -273,6 +292,7 @@ def test_a_killed_and_resumed_cnn_run_gives_the_same_table(tmp_path, cache_dir):
     assert resumed[cols].equals(straight[cols]), (resumed[cols], straight[cols])
 
 
+@pytest.mark.slow  # make test-slow: a whole run in a subprocess or against a server
 def test_a_run_prints_no_warning_and_no_traceback(tmp_path, cache_dir):
     """What a user sees of `serbench run` (the smoke experiment, report and logged models
     included): progress and results, never a line with "Warning" or "Traceback"."""

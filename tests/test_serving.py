@@ -22,6 +22,9 @@ from features.cache import Cache
 from features.parallel import extract
 from tests.conftest import free_port, serving, synth_files
 
+#: Tests of the session smoke run (conftest.trained_smoke) share one xdist worker.
+pytestmark = pytest.mark.xdist_group("trained_smoke")
+
 
 @pytest.fixture(scope="module")
 def trained(trained_smoke):
@@ -60,6 +63,7 @@ def test_predict_cli_matches_in_process_pipeline_on_cached_features(trained, tmp
     assert np.mean([codes[t] == e for t, e in zip(truth, good["emotion"], strict=True)]) > 0.5
 
 
+@pytest.mark.slow  # make test-slow: starts `mlflow models serve`
 def test_served_model_answers_like_predict(trained):
     results, cache, uri, files = trained
     port = free_port()

@@ -345,8 +345,10 @@ def write_manifest(out: Path) -> Path:
 
 
 def write_report(experiment: str, results_dir: str | Path = "results",
-                 tracking_uri: str | None = None) -> list[Path]:
-    """Write every report file under ``results_dir/experiment``; returns their paths."""
+                 tracking_uri: str | None = None, with_figures: bool = True) -> list[Path]:
+    """Write every report file under ``results_dir/experiment``; returns their paths.
+    ``with_figures=False``: tables, manifest and README only (the figures take most of a small
+    report's time, and a check of the numbers needs none)."""
     t0 = time.perf_counter()
     out = Path(results_dir) / experiment
     res = collect(out)
@@ -359,7 +361,8 @@ def write_report(experiment: str, results_dir: str | Path = "results",
     written: list[Path] = []
     for t in tables:
         written += write(t, out / "tables")
-    written += make_figures(res, out, Path(results_dir))
+    if with_figures:
+        written += make_figures(res, out, Path(results_dir))
     written.append(write_manifest(out))
     stamp = out / "timestamps.json"
     stamp.write_text(json.dumps({"report_written_utc": datetime.now(UTC).isoformat(

@@ -32,8 +32,8 @@ def two_runs(tmp_path_factory, trained_smoke):
     cfg = load_experiment(SMOKE, results_dir=str(second))
     run(cfg, RunOptions(cache_dir=cache, n_jobs=2, progress=False))
     outs = []
-    for results in (Path(first), second):
-        write_report("smoke", results)
+    for results in (Path(first), second):  # tables and manifest compared: no figures needed
+        write_report("smoke", results, with_figures=False)
         outs.append(Path(results) / "smoke")
     return outs
 
@@ -126,7 +126,7 @@ def test_ablation_readme_opens_with_what_each_group_did(tmp_path, trained_smoke)
     config.write_text(text)
     cfg = load_experiment(config, results_dir=str(tmp_path / "results"))
     run(cfg, RunOptions(cache_dir=trained_smoke[1], n_jobs=2, progress=False))  # its features
-    write_report("abl", tmp_path / "results")
+    write_report("abl", tmp_path / "results", with_figures=False)
     out = tmp_path / "results" / "abl"
     opening = (out / "README.md").read_text().split("\n")[2]
     stats_rows = pd.read_csv(out / "tables" / "variant_stats.csv")

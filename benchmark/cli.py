@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -86,7 +87,8 @@ def _cmd_extract(args) -> int:
         scan = open_corpus(name, data_root).scan()
         for row in scan.skipped.itertuples():
             print(f"skipped {row.path}: {row.reason}", file=sys.stderr)
-        table, report = extract_table(scan.manifest, fs, cache, n_jobs=args.n_jobs,
+        table, report = extract_table(scan.manifest, fs, cache,
+                                      n_jobs=local_jobs(args.n_jobs, args.backend == "dask"),
                                       backend=args.backend, progress=not args.quiet)
         print(f"{name}: {report.summary()}")
         for _, reason in report.errors:
@@ -123,12 +125,28 @@ def _cmd_cache(args) -> int:
     return 0
 
 
+def local_jobs(n_jobs: int, remote: bool = False) -> int:
+    """``--n-jobs`` as this machine can run it: at least 1 and, unless the work goes to a
+    cluster (``remote``), at most its cores, with a line when clamped (12 workers on 2 cores
+    only contend for them)."""
+    if n_jobs < 1:
+        raise ValueError(f"--n-jobs must be at least 1, given {n_jobs}")
+    cores = os.cpu_count() or 1
+    if remote or n_jobs <= cores:
+        return n_jobs
+    print(f"serbench: --n-jobs {n_jobs} clamped to this machine's {cores} cores",
+          file=sys.stderr)
+    return cores
+
+
 def _cmd_run(args) -> int:
     from benchmark.config import load_experiment
     from benchmark.run import RunOptions, run
 
     cfg = load_experiment(args.config, results_dir=args.results_dir)
-    opts = RunOptions(data_root=args.data_root, cache_dir=args.cache_dir, n_jobs=args.n_jobs,
+    remote = bool(args.scheduler or cfg.scheduler)
+    opts = RunOptions(data_root=args.data_root, cache_dir=args.cache_dir,
+                      n_jobs=local_jobs(args.n_jobs, remote),
                       tracking_uri=args.tracking_uri, optuna_storage=args.optuna_storage,
                       progress=not args.quiet, scheduler=args.scheduler)
     summary = run(cfg, opts)
@@ -343,6 +361,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (FileNotFoundError, KeyError, ValueError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        if isinstance(exc, KeyError) and " " not in str(msg):  # a bare key: say where
+            import traceback
+
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            msg = (f"no {msg!r} where {Path(frame.filename).name}:{frame.lineno} looked it up "
+                   "(a bug of serbench: please report it with the config)")
         print(f"serbench {args.command}: error: {msg}", file=sys.stderr)
         return 2
 

@@ -124,9 +124,12 @@ def load_tables(cfg: ExperimentConfig, opts: RunOptions, sets: dict[str, Feature
     cache = Cache(opts.cache_dir)
     extractors = extractors_of(sets.values())
     tables, prints, timing, digests = {}, {}, {}, {}
-    roots = resolve_corpora(cfg, opts.data_root, opts.cache_dir)
-    for name, root in roots.items():
-        scan = open_corpus(name, root).scan()
+    roots = {}
+    for given, root in resolve_corpora(cfg, opts.data_root, opts.cache_dir).items():
+        corpus = open_corpus(given, root)
+        name = corpus.name  # a CSV corpus is named by its file's stem, as its rows say
+        roots[name] = root
+        scan = corpus.scan()
         for row in scan.skipped.itertuples():
             _say(f"[{name}] skipped {row.path}: {row.reason}")
         table, reports = extract_columns(scan.manifest, extractors, cache, n_jobs=opts.n_jobs,

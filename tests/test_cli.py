@@ -20,3 +20,32 @@ def test_corpora_on_empty_root_says_how_to_fix(tmp_path, capsys):
 def test_manifest_unknown_corpus_is_an_error(tmp_path, capsys):
     assert main(["manifest", "nope", "-o", str(tmp_path / "x.csv")]) == 2
     assert "unknown corpus" in capsys.readouterr().err
+
+
+def test_a_bare_key_error_says_what_was_missing_where(monkeypatch, capsys):
+    """A KeyError is a lookup that failed: the line names the key and the place, not the
+    key alone (`serbench run: error: mine` said nothing)."""
+    from benchmark import cli
+
+    def broken(args):
+        return {}["mine"]
+
+    monkeypatch.setattr(cli, "_cmd_corpora", broken)
+    assert cli.main(["corpora"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("serbench corpora: error: no 'mine' where test_cli.py:")
+    assert len(err.splitlines()) == 1
+
+
+def test_n_jobs_is_bounded_by_the_cores_with_a_line(monkeypatch, capsys):
+    import pytest
+
+    from benchmark.cli import local_jobs
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert local_jobs(12) == 2
+    assert "--n-jobs 12 clamped to this machine's 2 cores" in capsys.readouterr().err
+    assert local_jobs(2) == 2 and local_jobs(12, remote=True) == 12
+    assert not capsys.readouterr().err
+    with pytest.raises(ValueError, match="at least 1"):
+        local_jobs(0)

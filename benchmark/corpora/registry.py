@@ -54,9 +54,11 @@ def find(root: str | os.PathLike, include_synth: bool = False) -> dict[str, Path
 
 
 def open_corpus(name: str, root: str | os.PathLike | None = None) -> Corpus:
-    """A corpus by registry name (found under ``root``), or a CSV file path."""
+    """A corpus by registry name (found under ``root``), or a CSV file path (a relative one
+    is resolved against the data root, like the corpora, not the working directory)."""
     if name.lower().endswith(".csv"):
-        return CsvCorpus(name)
+        path = Path(name)
+        return CsvCorpus(path if path.is_absolute() else data_root(root) / path)
     if name not in CORPORA:
         raise KeyError(f"unknown corpus {name!r}; known: {sorted(CORPORA)} or a .csv file")
     root = data_root(root)

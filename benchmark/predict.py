@@ -74,9 +74,15 @@ def predict_files(model_uri: str, files: list[str], batch: int = 64,
                   progress: bool = True) -> pd.DataFrame:
     """One row per file: emotion, confidence, per-class probabilities, error (if any)."""
     import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
     from tqdm.auto import tqdm
 
-    model = mlflow.pyfunc.load_model(model_uri)
+    try:
+        model = mlflow.pyfunc.load_model(model_uri)
+    except (MlflowException, OSError) as exc:  # an unknown run, model or path: one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FileNotFoundError(f"no model at {model_uri!r} in the MLflow store "
+                                f"{mlflow.get_tracking_uri()}: {first}") from exc
     parts = []
     with tqdm(total=len(files), unit="file", desc="predict", disable=not progress) as bar:
         for k in range(0, len(files), batch):

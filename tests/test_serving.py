@@ -171,3 +171,18 @@ def test_a_pipeline_with_a_tuned_selection_is_saved_and_loaded(tmp_path):
     path = tmp_path / "pipe.skops"
     path.write_bytes(dump_pipeline(pipe))
     np.testing.assert_array_equal(load_pipeline(path).predict(X), pipe.predict(X))
+
+
+@pytest.mark.parametrize("uri", ["runs:/0123456789abcdef/model", "models:/nope/1"])
+def test_an_unknown_model_id_is_one_line(uri, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # MLflow's default store, if any, is made here
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    wav = tmp_path / "x.wav"
+    import soundfile as sf
+
+    from tests.conftest import tone
+
+    sf.write(wav, tone(1.0), 16000)
+    assert main(["predict", uri, str(wav)]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "INFO" not in line]
+    assert len(err) == 1 and err[0].startswith(f"serbench predict: error: no model at '{uri}'")

@@ -54,6 +54,13 @@ FRAME_GROUPS: tuple[str, ...] = ("temporal", "spectral", "contrast", "chroma", "
 DEFAULT_VOICED_GROUPS: tuple[str, ...] = ("spectral", "contrast", "mfcc")
 
 
+#: Parameters that must be above zero, and those that are fractions in (0, 1): checked when a
+#: config is made, so that a bad value is one line naming it, not a traceback from a kernel.
+_POSITIVE = ("sr", "win_ms", "hop_ms", "n_fft", "n_mels", "n_mfcc", "n_contrast_bands",
+             "contrast_fmin", "n_chroma", "top_db")
+_FRACTIONS = ("contrast_quantile", "rolloff_percent", "voicing_threshold")
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     """All parameters of the bank. Times in ms, frequencies in Hz.
@@ -91,6 +98,17 @@ class FeatureConfig:
     voiced_groups: tuple[str, ...] = DEFAULT_VOICED_GROUPS
 
     def __post_init__(self):
+        bad = [f"{k} = {getattr(self, k)}" for k in _POSITIVE if not getattr(self, k) > 0]
+        bad += [f"{k} = {getattr(self, k)}" for k in _FRACTIONS if not 0 < getattr(self, k) < 1]
+        bad += [f"percentile {p}" for p in self.percentiles if not 0 <= p <= 100]
+        if self.delta_order not in (0, 1, 2):
+            bad.append(f"delta_order = {self.delta_order} (0, 1 or 2)")
+        if self.n_mfcc > self.n_mels:
+            bad.append(f"n_mfcc = {self.n_mfcc} above n_mels = {self.n_mels}")
+        if not 0 <= self.fmin < (self.fmax or self.sr / 2) <= self.sr / 2:
+            bad.append(f"fmin = {self.fmin}, fmax = {self.fmax} (need 0 <= fmin < fmax <= sr/2)")
+        if bad:
+            raise ValueError("out of range: " + "; ".join(bad))
         unknown = [g for g in self.groups if g not in GROUPS]
         if unknown:
             raise ValueError(f"unknown feature group(s) {unknown}; known: {list(GROUPS)}")

@@ -258,3 +258,16 @@ def test_invalid_toml_names_the_file(tmp_path, text):
     config.write_bytes(text)
     with pytest.raises(ValueError, match="broken.toml: not valid TOML"):
         load_experiment(config)
+
+
+@pytest.mark.parametrize(("line", "said"), [("n_mfcc = -5", "n_mfcc = -5"),
+                                            ("contrast_quantile = 1.5", "contrast_quantile"),
+                                            ("n_mfcc = 100", "n_mfcc = 100 above n_mels = 64"),
+                                            ("delta_order = 3", "delta_order = 3")])
+def test_out_of_range_feature_parameters_are_one_line_naming_file_and_key(tmp_path, line,
+                                                                           said):
+    config = tmp_path / "bad.toml"
+    config.write_text(f'corpora = ["synth"]\n[features]\n{line}\n')
+    with pytest.raises(ValueError, match="bad.toml \\[features\\]: out of range") as err:
+        load_experiment(config)
+    assert said in str(err.value)

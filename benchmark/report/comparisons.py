@@ -51,22 +51,15 @@ def set_pairs(res: Results) -> tuple[pd.DataFrame, list[str]]:
     """
     cells = _feature_cells(res)
     rows = []
-    for key, grp in cells.groupby(AXES, sort=True):
-        if grp["features"].nunique() < 2:
-            continue
-        by_set = grp.set_index("features")
-        folds = res.folds[res.folds["cell_id"].isin(grp["cell_id"])]
-        table = folds.merge(grp[["cell_id", "features"]], on="cell_id").pivot(
-            index="fold", columns="features", values="uar")
-        sizes = folds.groupby("fold")[["n_train", "n_test"]].first().mean()
-        sizes["n_speakers"] = grp["n_speakers"].min()
+    for key, table, sizes in stats.paired_tables(cells, res.folds, tuple(AXES), "features"):
+        by_set = cells[(cells[AXES] == pd.Series(key)).all(axis=1)].set_index("features")
         for x, y in itertools.combinations(sorted(by_set.index), 2):
             if by_set.loc[x, "budget"] != by_set.loc[y, "budget"]:
                 continue
             a, b = (x, y) if table[x].mean() >= table[y].mean() else (y, x)
             lo, hi = paired_bootstrap_ci(_confusions(res, by_set.loc[a]),
                                          _confusions(res, by_set.loc[b]))
-            rows.append({**dict(zip(AXES, key, strict=True)), "a": a, "b": b,
+            rows.append({**key, "a": a, "b": b,
                          "budget": by_set.loc[a, "budget"], "uar_a": table[a].mean(),
                          "uar_b": table[b].mean(), **stats.paired_test(table[a], table[b], sizes),
                          "diff_ci_low": lo, "diff_ci_high": hi,

@@ -61,10 +61,11 @@ def wilcoxon_p(a, b) -> float:
     return float(stats.wilcoxon(a, b, zero_method="zsplit").pvalue)
 
 
-def _paired_tables(cells: pd.DataFrame, folds: pd.DataFrame, within: tuple[str, ...],
+def paired_tables(cells: pd.DataFrame, folds: pd.DataFrame, within: tuple[str, ...],
                    across: str):
     """Per group of ``within`` columns: outer-fold UAR pivoted to one column per value of
-    ``across``, and the mean train/test sizes the corrected t-test needs."""
+    ``across``, and the mean train/test sizes the corrected t-test needs (with the fewest
+    test speakers of the group's cells, ``n_speakers``)."""
     keyed = folds.merge(cells[["cell_id", "dataset", "features", "normalisation", "model",
                                "n_speakers"]], on="cell_id")
     for key, grp in keyed.groupby(list(within), sort=True):
@@ -98,7 +99,7 @@ def paired_comparisons(cells: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame
     """Per (dataset, features, normalisation): the best model by mean UAR against each other
     model, paired over the same outer folds."""
     rows = []
-    for key, table, sizes in _paired_tables(cells, folds,
+    for key, table, sizes in paired_tables(cells, folds,
                                             ("dataset", "features", "normalisation"), "model"):
         if table.shape[1] < 2:
             continue
@@ -116,7 +117,7 @@ def variant_comparisons(cells: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFram
     without augmentation) against that base, same dataset, model and normalisation, paired
     over the same outer folds."""
     rows = []
-    for key, table, sizes in _paired_tables(cells, folds,
+    for key, table, sizes in paired_tables(cells, folds,
                                             ("dataset", "model", "normalisation"), "features"):
         sub = cells[(cells["dataset"] == key["dataset"]) & (cells["model"] == key["model"])
                     & (cells["normalisation"] == key["normalisation"])]

@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from benchmark.lock import Busy, results_lock
+
 
 def _cmd_corpora(args) -> int:
     from benchmark.corpora import data_root, find, open_corpus
@@ -149,15 +151,16 @@ def _cmd_run(args) -> int:
                       n_jobs=local_jobs(args.n_jobs, remote),
                       tracking_uri=args.tracking_uri, optuna_storage=args.optuna_storage,
                       progress=not args.quiet, scheduler=args.scheduler)
-    summary = run(cfg, opts)
-    if len(summary):
-        cols = ["dataset", "features", "model", "normalisation", "folds", "uar_mean", "uar_std",
-                "wa_mean", "macro_f1_mean"]
-        print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    if not args.no_report:
-        from benchmark.report import write_report
+    with results_lock(cfg.results_dir, f"serbench run {args.config}"):
+        summary = run(cfg, opts)
+        if len(summary):
+            cols = ["dataset", "features", "model", "normalisation", "folds", "uar_mean",
+                    "uar_std", "wa_mean", "macro_f1_mean"]
+            print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        if not args.no_report:
+            from benchmark.report import write_report
 
-        write_report(cfg.name, cfg.results_dir, tracking_uri=args.tracking_uri)
+            write_report(cfg.name, cfg.results_dir, tracking_uri=args.tracking_uri)
     return 0
 
 
@@ -166,7 +169,8 @@ def _cmd_report(args) -> int:
     from benchmark.report import write_report
 
     results_dir = find_experiment(args.experiment, args.results_dir)
-    written = write_report(args.experiment, results_dir, tracking_uri=args.tracking_uri)
+    with results_lock(results_dir, f"serbench report {args.experiment}"):
+        written = write_report(args.experiment, results_dir, tracking_uri=args.tracking_uri)
     print(f"wrote {len(written)} files under {results_dir / args.experiment}")
     return 0
 
@@ -359,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, KeyError, ValueError) as exc:
+    except (FileNotFoundError, KeyError, ValueError, Busy) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         if isinstance(exc, KeyError) and " " not in str(msg):  # a bare key: say where
             import traceback
@@ -369,6 +373,10 @@ def main(argv: list[str] | None = None) -> int:
                    "(a bug of serbench: please report it with the config)")
         print(f"serbench {args.command}: error: {msg}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # Ctrl-C: one line; finished work is on disk
+        said = str(exc) or "interrupted; finished work is kept: rerun the same command to resume"
+        print(f"serbench {args.command}: {said}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

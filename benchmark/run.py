@@ -8,11 +8,14 @@ module alone writes checkpoints and MLflow runs, in the main process.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -42,6 +45,7 @@ from benchmark.corpora import open_corpus
 from benchmark.datasets import Dataset, make_datasets, resolve_corpora
 from benchmark.fitting import fit_fold
 from benchmark.locations import remember_store
+from benchmark.lock import results_lock
 from benchmark.models import MODELS
 from benchmark.protocols import Fold, check_disjoint, make_folds
 from benchmark.provenance import (
@@ -62,6 +66,7 @@ from features.parallel import (
     extract,
     extract_columns,
     extractors_of,
+    leave_interrupts_to,
     set_columns,
 )
 from features.sets import Extractor, FeatureSet, feature_set
@@ -100,6 +105,23 @@ class CellPlan:
     features: FeatureConfig  # what the logged model computes from audio
     rel_paths: np.ndarray  # each row's file, relative to its data root
     folds: list[Fold] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def _shielded():
+    """Ignore Ctrl-C inside the block (only the main thread can set signal handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, once the run's open MLflow runs are closed; its message says what is kept."""
 
 
 def _say(msg: str) -> None:
@@ -198,7 +220,8 @@ def run(cfg: ExperimentConfig, opts: RunOptions = RunOptions()) -> pd.DataFrame:
     scheduler = opts.scheduler or cfg.scheduler
     if scheduler:
         _say(f"{cfg.name}: sending extraction and tasks to the Dask cluster at {scheduler}")
-    with compute_backend(None, opts.n_jobs, scheduler):
+    with results_lock(cfg.results_dir, f"serbench run {cfg.name}"), \
+            compute_backend(None, opts.n_jobs, scheduler):
         return _run(cfg, opts)
 
 
@@ -236,10 +259,28 @@ def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
     write_json(out_dir / "data.json", prints)
     write_timing(out_dir, timing)
     top = _experiment_run(cfg, tracker, prints)
+    plans: list[CellPlan] = []
+    try:
+        return _run_cells(cfg, opts, datasets, sets, prints, roots, tracker, out_dir, top,
+                          storage_url, plans, git, t_start)
+    except KeyboardInterrupt:
+        with _shielded():  # a second Ctrl-C must not leave the store half-closed
+            tracker.close_open()
+        done = sum(len(list(p.folder.glob("fold*.json"))) for p in plans)
+        total = sum(len(p.folds) for p in plans)
+        raise Interrupted(f"{cfg.name}: interrupted, {done} of {total} fold tasks done and "
+                          "kept; rerun the same command to resume") from None
 
+
+def _run_cells(cfg: ExperimentConfig, opts: RunOptions, datasets: list[Dataset],
+               sets: dict[str, FeatureSet], prints: dict, roots: dict[str, str],
+               tracker: Tracker, out_dir: Path, top: str, storage_url: str,
+               plans: list[CellPlan], git: dict, t_start: float) -> pd.DataFrame:
+    """Plan, compute and summarise every cell (``plans`` is filled as they are planned, so
+    that an interrupted run can say how far it got)."""
     cells = [c for ds in datasets
              for c in _plan_dataset(cfg, opts, ds, sets, prints, roots, tracker, out_dir, top)]
-    plans = [plan for plan, _, _ in cells]
+    plans += [plan for plan, _, _ in cells]
     every_final = cfg.final_model == "all"
     jobs = [job for plan, X, X_aug in cells
             for job in _pending_tasks(cfg, plan, tracker, X, X_aug, storage_url, every_final)]
@@ -445,7 +486,7 @@ def _execute(jobs: list, tracker: Tracker, name: str, opts: RunOptions) -> None:
         return
     bar = tqdm(total=len(jobs), unit="task", desc=name, disable=not opts.progress)
     runner = joblib.Parallel(n_jobs=opts.n_jobs, return_as="generator_unordered")
-    calls = [joblib.delayed(_keyed)(k, call) for k, (_, call) in enumerate(jobs)]
+    calls = [joblib.delayed(_keyed)(k, call, os.getpid()) for k, (_, call) in enumerate(jobs)]
     for k, result in runner(calls):
         plan, fname = jobs[k][0]
         _record(tracker, plan, fname, result)
@@ -453,7 +494,8 @@ def _execute(jobs: list, tracker: Tracker, name: str, opts: RunOptions) -> None:
     bar.close()
 
 
-def _keyed(k, call):
+def _keyed(k, call, main_pid):
+    leave_interrupts_to(main_pid)
     fn, args, kwargs = call
     return k, fn(*args, **kwargs)
 

@@ -50,6 +50,7 @@ class Tracker:
         self.client.set_experiment_tag(self.experiment_id, "mlflow.experimentKind",
                                        "custom_model_development")
         self.uri = uri
+        self.open: set[str] = set()  # runs this process started or resumed, not yet ended
 
     def _runs(self, cell_id: str, fold: str | None):
         query = f"tags.`{CELL_TAG}` = '{cell_id}'"
@@ -67,9 +68,11 @@ class Tracker:
         found = self.client.search_runs([self.experiment_id], f"tags.`{PLAN_TAG}` = '{plan}'",
                                         max_results=1)
         if found:
+            self.open.add(found[0].info.run_id)
             return found[0].info.run_id
         run = self.client.create_run(self.experiment_id, run_name=name,
                                      tags={PLAN_TAG: plan, **tags})
+        self.open.add(run.info.run_id)
         self._log(run.info.run_id, params=params)
         return run.info.run_id
 
@@ -79,10 +82,13 @@ class Tracker:
         again on resume."""
         run = self._find(cell_id, None)
         if run is not None:
+            if run.info.status != "FINISHED":
+                self.open.add(run.info.run_id)
             return run.info.run_id
         extra = {MLFLOW_PARENT_RUN_ID: parent_run} if parent_run else {}
         run = self.client.create_run(self.experiment_id, run_name=name,
                                      tags={CELL_TAG: cell_id, FOLD_TAG: "-", **extra, **tags})
+        self.open.add(run.info.run_id)
         self._log(run.info.run_id, params=params)
         self._artifacts(run.info.run_id, artifacts or {})
         return run.info.run_id
@@ -103,9 +109,10 @@ class Tracker:
             self.experiment_id, run_name=name,
             tags={MLFLOW_PARENT_RUN_ID: parent_id, CELL_TAG: cell_id, FOLD_TAG: fold, **tags})
         run_id = run.info.run_id
+        self.open.add(run_id)
         self._log(run_id, params=params, metrics=metrics)
         self._artifacts(run_id, artifacts)
-        self.client.set_terminated(run_id, "FINISHED")
+        self._end(run_id)
         return run_id
 
     def finish_parent(self, parent_id: str, metrics: dict, artifacts: dict[str, object]):
@@ -117,11 +124,24 @@ class Tracker:
         fresh = {k: v for k, v in metrics.items() if held.get(k) != float(v)}
         self._log(parent_id, metrics=fresh, timestamp=int(time.time() * 1000) if held else 0)
         self._artifacts(parent_id, artifacts)
-        self.client.set_terminated(parent_id, "FINISHED")
+        self._end(parent_id)
 
     def finish(self, run_id: str, metrics: dict) -> None:
         self._log(run_id, metrics=metrics)
-        self.client.set_terminated(run_id, "FINISHED")
+        self._end(run_id)
+
+    def _end(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status)
+        self.open.discard(run_id)
+
+    def close_open(self) -> int:
+        """End every run this process left open as KILLED (after an interrupt), so the store
+        shows no run as still running; a resume finds and finishes them. Returns how many."""
+        n = 0
+        for run_id in list(self.open):
+            self._end(run_id, "KILLED")
+            n += 1
+        return n
 
     def log_model(self, parent_id: str, log_fn):
         """Run ``log_fn()`` (an ``mlflow.<flavor>.log_model`` call) inside the parent run."""

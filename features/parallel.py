@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import os
+import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -93,7 +95,16 @@ def guided_chunk_size(remaining: int, workers: int, largest: int = 64) -> int:
     return max(1, min(largest, -(-remaining // (4 * max(workers, 1)))))
 
 
-def _work(chunk, extractor: Extractor, kind: str, cache_root: str, transform=None):
+def leave_interrupts_to(main_pid: int) -> None:
+    """In a worker process, ignore Ctrl-C: the main process alone handles it (it stops the
+    workers and says one line), instead of every worker printing its own traceback."""
+    if os.getpid() != main_pid and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _work(chunk, extractor: Extractor, kind: str, cache_root: str, transform=None,
+          main_pid: int = 0):
+    leave_interrupts_to(main_pid)
     keep_freed_memory()  # this process computes file after file: reuse the pages it frees
     cache, space = Cache(cache_root), namespace(extractor, kind, transform)
     out = []
@@ -172,7 +183,7 @@ def extract(paths: Sequence[str], extractor: Extractor, cache: Cache, kind: str 
         with compute_backend(backend, n_jobs):
             runner = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
             for done in runner(joblib.delayed(_work)(c, extractor, kind, str(cache.root),
-                                                     transform)
+                                                     transform, os.getpid())
                                for c in itertools.chain([first], chunks)):
                 for index, value, error in done:
                     results[index] = value

@@ -104,6 +104,30 @@ def test_resume_after_sigkill_recomputes_only_unfinished_tasks(tmp_path, cache_d
     assert len(keys) == len(set(keys)) == 16
 
 
+def test_ctrl_c_ends_in_one_line_and_closes_every_mlflow_run(tmp_path, cache_dir):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C, while two workers fit."""
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "benchmark.cli", "run", str(SMOKE), "--results-dir",
+           str(results), "--cache-dir", cache_dir, "--n-jobs", "2", "-q", "--no-report"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 180
+    while time.time() < deadline and len(list(results.glob("smoke/folds/*/fold*.json"))) < 3:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    done = len(list(results.glob("smoke/folds/*/fold*.json")))
+    assert last == (f"serbench run: smoke: interrupted, {done} of 16 fold tasks done and kept; "
+                    "rerun the same command to resume"), err
+    client = MlflowClient(default_uri(results))
+    exp = client.get_experiment_by_name("smoke")
+    status = {r.info.status for r in client.search_runs([exp.experiment_id], max_results=100)}
+    assert "RUNNING" not in status and "KILLED" in status
+
+
 @pytest.mark.slow  # make test-slow: a whole run in a subprocess or against a server
 def test_smoke_against_an_mlflow_server(tmp_path, cache_dir):
     port = free_port()

@@ -165,6 +165,10 @@ def _check_exists(path: os.PathLike | str) -> None:
     p = Path(path)
     if p.is_symlink() and not p.exists():
         raise AudioError(path, f"dangling symbolic link (to {os.readlink(p)})")
+    if p.is_dir():
+        raise AudioError(path, "a folder named like an audio file, not a file")
+    if p.exists() and not p.is_file():  # a FIFO would block its reader, a device never end
+        raise AudioError(path, "not a regular file (a FIFO, socket or device)")
     if not p.is_file():
         raise AudioError(path, "file not found")
     if p.stat().st_size == 0:

@@ -42,6 +42,7 @@ from benchmark.cells import (
 )
 from benchmark.config import ExperimentConfig
 from benchmark.corpora import open_corpus
+from benchmark.corpora.base import NOT_AUDIO
 from benchmark.datasets import Dataset, make_datasets, resolve_corpora
 from benchmark.fitting import fit_fold
 from benchmark.locations import remember_store
@@ -135,31 +136,51 @@ def feature_sets(cfg: ExperimentConfig) -> dict[str, FeatureSet]:
             for label, v in cfg.feature_variants().items()}
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """The experiment's data, per corpus: every extractor's features (one extraction each,
+    whatever the sets built on it), fingerprint, extraction timing and data root; every
+    file's content digest; and every file left out, with its reason."""
+
+    tables: dict[str, pd.DataFrame]
+    prints: dict[str, dict]
+    timing: dict[str, dict]
+    roots: dict[str, str]
+    digests: dict[str, str]
+    skipped: pd.DataFrame  # corpus, path (relative to its data root), stage, reason
+
+
 def load_tables(cfg: ExperimentConfig, opts: RunOptions, sets: dict[str, FeatureSet]
-                ) -> tuple[dict[str, pd.DataFrame], dict[str, dict], dict[str, dict],
-                           dict[str, str], dict[str, str]]:
-    """Per corpus: the table of every extractor's features (one extraction each, whatever
-    the sets built on it), its fingerprint, what the extraction took, and the data root
-    holding it; and every file's content digest. A file that one extractor cannot use is
-    dropped from every set, so that all sets share the same folds; skipped and failed files
-    are named."""
+                ) -> Loaded:
+    """Scan and extract every corpus. A file that one extractor cannot use is dropped from
+    every set, so that all sets share the same folds; skipped and failed files are named
+    (files not named as audio in one line per corpus) and kept in the result."""
     cache = Cache(opts.cache_dir)
     extractors = extractors_of(sets.values())
     tables, prints, timing, digests = {}, {}, {}, {}
-    roots = {}
+    roots, left_out = {}, []
     for given, root in resolve_corpora(cfg, opts.data_root, opts.cache_dir).items():
         corpus = open_corpus(given, root)
         name = corpus.name  # a CSV corpus is named by its file's stem, as its rows say
         roots[name] = root
         scan = corpus.scan()
-        for row in scan.skipped.itertuples():
+        others = scan.skipped["reason"] == NOT_AUDIO
+        for row in scan.skipped[~others].itertuples():
             _say(f"[{name}] skipped {row.path}: {row.reason}")
+        if others.any():
+            names = [Path(p).name for p in scan.skipped.loc[others, "path"]]
+            _say(f"[{name}] {len(names)} file(s) not named as audio left aside: "
+                 f"{', '.join(names[:5])}{' ...' if len(names) > 5 else ''}")
+        left_out += [(name, os.path.relpath(r.path, root), "scan", r.reason)
+                     for r in scan.skipped.itertuples()]
         table, reports = extract_columns(scan.manifest, extractors, cache, n_jobs=opts.n_jobs,
                                          progress=opts.progress)
         for space, report in reports.items():
             _say(f"[{name}] {space}: {report.summary()}")
-            for _, reason in report.errors:
+            for path, reason in report.errors:
                 _say(f"[{name}] failed {reason}")
+                left_out.append((name, os.path.relpath(path, root), f"extract {space}",
+                                 reason))
         failed = len(scan.manifest) - len(table)
         if failed and len(extractors) > 1:
             _say(f"[{name}] {failed} file(s) left out of every feature set (above), so that "
@@ -170,7 +191,8 @@ def load_tables(cfg: ExperimentConfig, opts: RunOptions, sets: dict[str, Feature
                         "failed": failed}
         timing[name] = {space: {"files": r.n_files, "computed": r.misses,
                                 "seconds": round(r.seconds, 3)} for space, r in reports.items()}
-    return tables, prints, timing, roots, digests
+    skipped = pd.DataFrame(left_out, columns=["corpus", "path", "stage", "reason"])
+    return Loaded(tables, prints, timing, roots, digests, skipped)
 
 
 def augmented_features(table: pd.DataFrame, extractors: list[Extractor], aug_cfg,
@@ -234,7 +256,9 @@ def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
     (out_dir / "folds").mkdir(parents=True, exist_ok=True)
     bank = FeatureBank(cfg.features)
     sets = feature_sets(cfg)
-    tables, prints, timing, roots, digests = load_tables(cfg, opts, sets)
+    loaded = load_tables(cfg, opts, sets)
+    tables, prints, timing, roots, digests = (loaded.tables, loaded.prints, loaded.timing,
+                                              loaded.roots, loaded.digests)
     datasets = make_datasets(cfg, tables)
     for ds in datasets:  # before any split: a copy on each side would leak its recording
         shared = shared_recordings(ds.table, digests)
@@ -257,6 +281,9 @@ def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
     tracker = Tracker(tracking_uri, cfg.name, Path(cfg.results_dir) / "mlartifacts")
     write_json(out_dir / "config.resolved.json", cfg.to_dict())
     write_json(out_dir / "data.json", prints)
+    # every file left out and why, beside the counts (data.json): paths relative to the data
+    # root, so the list means the same on any machine
+    loaded.skipped.to_csv(out_dir / "skipped.csv", index=False)
     write_timing(out_dir, timing)
     top = _experiment_run(cfg, tracker, prints)
     plans: list[CellPlan] = []

@@ -169,3 +169,21 @@ def test_truncated_audio_and_dangling_links_are_listed_with_reasons(tmp_path):
     assert "truncated" in skipped.loc["03-01-03-01-01-01-01.wav"].reason
     assert "truncated" in skipped.loc["03-01-04-01-01-01-01.wav"].reason
     assert "dangling symbolic link" in skipped.loc["03-01-05-01-01-01-01.wav"].reason
+
+
+def test_a_fifo_a_folder_and_non_audio_files_are_named_skips(tmp_path):
+    import os
+
+    from benchmark.corpora.base import NOT_AUDIO
+
+    folder = tmp_path / "ravdess" / "Actor_01"
+    good = write_tone(folder / "03-01-01-01-01-01-01.wav", seconds=1.0)
+    os.mkfifo(folder / "03-01-03-01-01-01-01.wav")  # reading it would block for ever
+    (folder / "03-01-04-01-01-01-01.wav").mkdir()
+    (folder / "README.txt").write_text("notes")
+    m, skipped = _scan(open_corpus("ravdess", tmp_path))
+    assert list(m.path) == [str(good)]
+    assert "not a regular file" in skipped.loc["03-01-03-01-01-01-01.wav"].reason
+    assert "a folder" in skipped.loc["03-01-04-01-01-01-01.wav"].reason
+    assert skipped.loc["README.txt"].reason == NOT_AUDIO
+    assert len(skipped) == 3

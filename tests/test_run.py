@@ -206,6 +206,24 @@ def test_a_changed_corpus_is_recomputed_never_reported_stale(tmp_path, cache_dir
     assert "0 tasks to run (3 already done)" in capsys.readouterr().err
 
 
+def test_every_file_left_out_is_kept_in_skipped_csv(tmp_path, cache_dir, capsys):
+    import pandas as pd
+
+    from benchmark.synth import write_corpus
+
+    data = tmp_path / "data"
+    write_corpus(data / "synth", n_speakers=4, seed=1)
+    (data / "synth" / "Actor_01" / "notes.txt").write_text("session notes")
+    (data / "synth" / "Actor_02" / "03-01-05-01-01-03-02.wav").mkdir()  # a folder so named
+    _tiny(tmp_path, data, cache_dir)
+    err = capsys.readouterr().err
+    assert "1 file(s) not named as audio left aside: notes.txt" in err
+    skipped = pd.read_csv(tmp_path / "runs" / "tiny" / "skipped.csv")
+    assert sorted(skipped["path"]) == ["synth/Actor_01/notes.txt",
+                                       "synth/Actor_02/03-01-05-01-01-03-02.wav"]
+    assert set(skipped["stage"]) == {"scan"} and skipped["reason"].str.len().min() > 10
+
+
 def test_a_report_refuses_cells_of_two_versions_of_a_corpus(tmp_path, cache_dir):
     import json
     import shutil

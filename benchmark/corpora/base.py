@@ -33,6 +33,7 @@ MANIFEST_COLUMNS: tuple[str, ...] = (
     "channels",
 )
 SKIPPED_COLUMNS: tuple[str, ...] = ("path", "corpus", "reason")
+NOT_AUDIO = "not named as audio (its extension)"
 
 
 class ParseError(ValueError):
@@ -78,11 +79,19 @@ class Corpus:
             raise FileNotFoundError(f"{self.name}: corpus folder {self.root} does not exist")
 
     def files(self) -> Iterator[Path]:
-        """Audio files under :attr:`root`, recursively, in a stable order; a dangling link is
-        listed too, so that the scan reports it instead of passing over it."""
+        """Everything under :attr:`root` named like audio, recursively, in a stable order:
+        a dangling link, a folder or a FIFO so named too, so that the scan names it as a skip
+        instead of passing over it."""
         for p in sorted(self.root.rglob("*")):
-            if p.suffix.lower() in audio.AUDIO_EXTENSIONS and (p.is_file() or p.is_symlink()):
+            if p.suffix.lower() in audio.AUDIO_EXTENSIONS:
                 yield p
+
+    def others(self) -> list[dict]:
+        """The files under :attr:`root` not named like audio (a README, a transcript), as
+        skips: listed, never silently passed over."""
+        return [{"path": str(p), "corpus": self.name, "reason": NOT_AUDIO}
+                for p in sorted(self.root.rglob("*"))
+                if p.suffix.lower() not in audio.AUDIO_EXTENSIONS and not p.is_dir()]
 
     def labels(self, path: Path) -> Labels:
         raise NotImplementedError
@@ -114,7 +123,7 @@ class Corpus:
             outcomes = list(pool.map(
                 lambda p: self._row(p, min_duration_s, check_audio), paths))
         rows = [o for o in outcomes if "reason" not in o]
-        skipped = [o for o in outcomes if "reason" in o] + self.rejected()
+        skipped = [o for o in outcomes if "reason" in o] + self.rejected() + self.others()
         manifest = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
         manifest = manifest.astype({"duration_s": float, "sample_rate": int, "channels": int})
         return ScanResult(manifest, pd.DataFrame(skipped, columns=list(SKIPPED_COLUMNS)))

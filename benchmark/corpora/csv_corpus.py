@@ -45,6 +45,9 @@ class CsvCorpus(Corpus):
     def files(self) -> Iterator[Path]:
         yield from (Path(p) for p in self._rows)
 
+    def others(self) -> list[dict]:
+        return []  # the table names its files: the rest of the folder is not the corpus
+
     def labels(self, path: Path) -> Labels:
         row = self._rows[str(path)]
         if not row["speaker"].strip():

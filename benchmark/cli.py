@@ -118,9 +118,13 @@ def _cmd_cache(args) -> int:
             print(f"  {space}: {n}")
     elif args.action == "verify":
         bad = cache.verify(remove=True)
-        print(f"{cache.root}: {len(cache.entries())} good entries, {len(bad)} corrupt (removed)")
+        foreign = cache.foreign()
+        print(f"{cache.root}: {len(cache.entries())} good entries, {len(bad)} corrupt "
+              f"(removed), {len(foreign)} foreign (not entries: left alone)")
         for path, reason in bad:
-            print(f"  {path}: {reason}")
+            print(f"  corrupt {path}: {reason}")
+        for path in foreign:
+            print(f"  foreign {path}")
         return 1 if bad else 0
     else:
         print(f"removed {cache.clear()} entries from {cache.root}")

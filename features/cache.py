@@ -15,10 +15,12 @@ serbench cache holds, so ``SERBENCH_CACHE=$HOME`` cannot cost anyone a file.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
 import re
+import stat
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -27,7 +29,6 @@ from pathlib import Path
 import numpy as np
 
 MAGIC = b"SBC2"
-_OURS = b"SBC"  # every format version's magic starts so; older ones are stale, not foreign
 _DIGEST = 16
 MARKER = ".serbench-cache"
 FORMAT = "2"
@@ -109,16 +110,19 @@ class Cache:
 
     def get(self, namespace: str, key: str) -> np.ndarray | None:
         """The stored array, or ``None`` when absent or corrupt (a corrupt entry is removed and
-        reported with a :class:`CacheCorruptionWarning` naming it)."""
+        reported with a :class:`CacheCorruptionWarning` naming it; a folder found where the
+        entry belongs is reported and left alone)."""
         path = self._path(namespace, key)
         try:
-            blob = path.read_bytes()
+            return _decode(_read_entry(path), namespace, key)
         except FileNotFoundError:
             return None
-        try:
-            return _decode(blob, namespace, key)
-        except ValueError as exc:
-            warnings.warn(f"cache entry {path} is corrupt ({exc}); recomputing",
+        except (OSError, ValueError) as exc:
+            if path.is_dir() and not path.is_symlink():
+                warnings.warn(f"cache entry {path} is a folder, not ours to remove; computing "
+                              "without the cache", CacheCorruptionWarning, stacklevel=2)
+                return None
+            warnings.warn(f"cache entry {path} is corrupt ({_reason(exc)}); recomputing",
                           CacheCorruptionWarning, stacklevel=2)
             path.unlink(missing_ok=True)
             return None
@@ -128,6 +132,8 @@ class Cache:
         path = self._path(namespace, key)
         if not self.marked:
             self.claim()
+        if path.is_dir() and not path.is_symlink():
+            return  # a folder where the entry belongs: said by get(), left alone
         buf = io.BytesIO()
         np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
         payload = buf.getvalue()
@@ -145,31 +151,50 @@ class Cache:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def entries(self):
-        """Every entry file of a marked cache, sorted: ``<namespace>/<xx>/<key>.npy`` under a
-        namespace of ours whose first bytes are our magic (or too few to hold any)."""
+    def _under_namespaces(self):
+        """Every path two levels under a namespace of ours, sorted, with whether it sits
+        where an entry belongs (``<namespace>/<xx>/<key>.npy``, ``xx`` the key's start)."""
         if not self.marked:
             return []
-        return sorted(p for p in self.root.glob("*/*/*.npy") if _is_ours(p))
+        return [(p, bool(_KEY.match(p.name) and _ENTRY.match(p.parent.name)
+                         and p.name[:2] == p.parent.name))
+                for p in sorted(self.root.glob("*/*/*"))
+                if _ROOT_ENTRY.match(p.parent.parent.name) and p.parent.is_dir()
+                and not p.parent.is_symlink() and not p.name.startswith(".tmp-")]
+
+    def entries(self):
+        """Every entry of a marked cache, sorted: whatever sits where an entry belongs
+        (``<namespace>/<xx>/<key>.npy``) and is not a folder. The cache owns those paths:
+        what is there is an entry, good or corrupt, never someone else's file."""
+        return [p for p, entry in self._under_namespaces()
+                if entry and (p.is_symlink() or not p.is_dir())]
+
+    def foreign(self) -> list[Path]:
+        """What sits under a namespace of ours but not where an entry belongs (another
+        name, a folder in an entry's place): reported by ``verify``, never removed."""
+        return [p for p, entry in self._under_namespaces()
+                if not entry or (p.is_dir() and not p.is_symlink())]
 
     def stats(self) -> CacheStats:
         files = self.entries()
         spaces: dict[str, int] = {}
         for p in files:
             spaces[p.parent.parent.name] = spaces.get(p.parent.parent.name, 0) + 1
-        return CacheStats(len(files), sum(p.stat().st_size for p in files), spaces)
+        return CacheStats(len(files), sum(p.lstat().st_size for p in files), spaces)
 
     def verify(self, remove: bool = True) -> list[tuple[Path, str]]:
-        """Check every entry; returns ``(path, reason)`` for the bad ones (removed if asked),
-        and sweeps temporaries left by killed writers. Files that are not ours are left
-        alone; a folder without the marker is refused (:class:`NotACacheError`)."""
+        """Check every entry by content, reading at most its size (a link to ``/dev/zero``
+        is refused, not read); returns ``(path, reason)`` for the corrupt ones (removed if
+        asked) and sweeps temporaries left by killed writers. What is not an entry
+        (:meth:`foreign`) is left alone; a folder without the marker is refused
+        (:class:`NotACacheError`)."""
         self._require_marked("verify")
         bad = []
         for p in self.entries():
             try:
-                _decode(p.read_bytes(), p.parent.parent.name, p.stem)
-            except ValueError as exc:
-                bad.append((p, str(exc)))
+                _decode(_read_entry(p), p.parent.parent.name, p.stem)
+            except (OSError, ValueError) as exc:
+                bad.append((p, _reason(exc)))
                 if remove:
                     p.unlink(missing_ok=True)
         for tmp in self.root.glob("*/*/.tmp-*.npy"):
@@ -201,16 +226,24 @@ def _rmdir_if_empty(path: Path) -> None:
         pass  # not empty: something that is not ours is in it, and stays
 
 
-def _is_ours(p: Path) -> bool:
-    if not (_KEY.match(p.name) and _ENTRY.match(p.parent.name)
-            and _ROOT_ENTRY.match(p.parent.parent.name) and p.name[:2] == p.parent.name):
-        return False
+def _read_entry(path: Path) -> bytes:
+    """An entry's bytes, never more than its size: a link (to ``/dev/zero``, say), a FIFO, a
+    device or a folder in an entry's place is refused without reading it."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     try:
-        with open(p, "rb") as fh:
-            head = fh.read(len(_OURS))
-    except OSError:
-        return False
-    return len(head) < len(_OURS) or head == _OURS
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file")
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read(st.st_size)
+    finally:
+        os.close(fd)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+        return "a symbolic link, not an entry"
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
 def _checksum(namespace: str, key: str, payload: bytes) -> bytes:

@@ -178,14 +178,50 @@ def test_clear_and_verify_touch_only_our_entries(tmp_path, manifest):
     bank, cache = FeatureBank(SMALL), Cache(tmp_path / "c")
     extract(list(manifest.path[:3]), bank, cache, progress=False)
     space = cache.entries()[0].parent.parent
-    foreign = space / "ff" / ("f" * 32 + ".npy")  # a real .npy where ours would be
+    foreign = space / "ff" / "mine.npy"  # a real .npy, not named as an entry
     foreign.parent.mkdir(exist_ok=True)
     np.save(foreign, np.arange(4))
     notes = cache.root / "notes.txt"
     notes.write_text("mine")
-    assert cache.verify() == [] and foreign.exists()
+    assert cache.verify() == [] and foreign.exists() and cache.foreign() == [foreign]
     assert cache.clear() == 3
     assert cache.entries() == [] and foreign.exists() and notes.read_text() == "mine"
+
+
+def test_verify_and_extraction_agree_on_every_file_and_never_read_without_bound(tmp_path,
+                                                                                manifest):
+    """A flipped first byte is corrupt for both (it was neither good nor corrupt for verify,
+    corrupt for extraction); a folder in an entry's place is foreign and extraction goes on;
+    a link to /dev/zero is refused, not read."""
+    import os
+    import warnings
+
+    bank, cache = FeatureBank(SMALL), Cache(tmp_path / "c")
+    paths = list(manifest.path[:4])
+    clean, _ = extract(paths, bank, cache, progress=False)
+    flipped, folder, zero, _ = cache.entries()
+    raw = bytearray(flipped.read_bytes())
+    raw[0] ^= 0xFF
+    flipped.write_bytes(bytes(raw))
+    folder.unlink()
+    folder.mkdir()
+    (folder / "keep.txt").write_text("not yours")
+    zero.unlink()
+    os.symlink("/dev/zero", zero)
+    bad = dict(cache.verify(remove=False))
+    assert set(bad) == {flipped, zero}, bad
+    assert "bad header" in bad[flipped] and "symbolic link" in bad[zero]
+    assert cache.foreign() == [folder]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again, report = extract(paths, bank, cache, progress=False)
+    said = " ".join(str(w.message) for w in caught if w.category is CacheCorruptionWarning)
+    assert "is a folder" in said and said.count("corrupt") == 2
+    assert report.misses == 3 and report.hits == 1 and not report.errors
+    for a, b in zip(clean, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert (folder / "keep.txt").read_text() == "not yours"
+    assert cache.verify() == [] and len(cache.entries()) == 3
 
 
 def test_an_entry_copied_under_another_key_is_detected(tmp_path, manifest):

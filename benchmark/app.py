@@ -21,9 +21,9 @@ SETTINGS = DemoSettings.from_env()
 
 @st.cache_resource
 def load_model(uri: str, tracking: str):
-    import mlflow.pyfunc
+    from benchmark.model_folder import load_verified
 
-    return mlflow.pyfunc.load_model(uri)
+    return load_verified(uri)  # a changed model folder is refused, not run
 
 
 def main() -> None:

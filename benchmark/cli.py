@@ -186,7 +186,7 @@ def _cmd_predict(args) -> int:
     files = expand(args.inputs)
     if not files:
         raise FileNotFoundError(f"no audio files in {args.inputs}")
-    table = predict_files(uri, files, progress=not args.quiet)
+    table = predict_files(uri, files, progress=not args.quiet, trust=args.trust_model_code)
     shown = table[["path", "emotion", "confidence", "error"]]
     print(f"model {uri}")
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -331,6 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write CSV (or JSON if it ends in .json)")
     p.add_argument("--results-dir", help=READERS)
     p.add_argument("--tracking-uri")
+    p.add_argument("--trust-model-code", action="store_true",
+                   help="load a model folder the store has no digest for (logged elsewhere): "
+                   "a model folder is code, like a pickle; a folder whose content differs "
+                   "from its recorded digest is refused regardless")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_predict)
 

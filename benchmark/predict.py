@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -71,14 +72,20 @@ def expand(inputs: list[str]) -> list[str]:
 
 
 def predict_files(model_uri: str, files: list[str], batch: int = 64,
-                  progress: bool = True) -> pd.DataFrame:
-    """One row per file: emotion, confidence, per-class probabilities, error (if any)."""
-    import mlflow.pyfunc
+                  progress: bool = True, trust: bool = False) -> pd.DataFrame:
+    """One row per file: emotion, confidence, per-class probabilities, error (if any).
+
+    The model's folder is checked against the digest its run recorded before it is loaded
+    (:mod:`benchmark.model_folder`); ``trust``: load a folder the store has no digest for.
+    """
+    import mlflow
     from mlflow.exceptions import MlflowException
     from tqdm.auto import tqdm
 
+    from benchmark.model_folder import load_verified
+
     try:
-        model = mlflow.pyfunc.load_model(model_uri)
+        model = load_verified(model_uri, trust)
     except (MlflowException, OSError) as exc:  # an unknown run, model or path: one line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FileNotFoundError(f"no model at {model_uri!r} in the MLflow store "
@@ -101,14 +108,18 @@ def register_best(experiment: str, results_dir: str | Path | None = None,
     import mlflow
     from mlflow.tracking import MlflowClient
 
+    from benchmark.model_folder import verified_copy
+
     results_dir = find_experiment(experiment, results_dir)
     uri = _tracking(results_dir, tracking_uri)
     client = MlflowClient(uri)
     out = []
     for _, row in best_cells(experiment, results_dir).iterrows():
         name = f"serbench-{experiment}-{row['dataset']}".replace("+", "-").replace(">", "")
-        version = mlflow.register_model(model_uri_of(row["cell_id"], experiment, results_dir),
-                                        name)
+        uri = model_uri_of(row["cell_id"], experiment, results_dir)
+        with tempfile.TemporaryDirectory() as tmp:  # a changed folder is not registered
+            verified_copy(uri, tmp)
+        version = mlflow.register_model(uri, name)
         for key, value in (("uar_mean", f"{row['uar_mean']:.4f}"),
                            ("uar_std", f"{row['uar_std']:.4f}"), ("model", row["model"]),
                            ("protocol", row["protocol"]), ("cell", row["cell_id"])):

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from benchmark import metrics
+from benchmark import metrics, model_folder
 from benchmark.cells import (
     FINAL,
     OPTUNA_DB,
@@ -540,6 +540,9 @@ def _record(tracker: Tracker, plan: CellPlan, fname: str, result: dict) -> None:
                 str(plan.table["path"].iloc[0]), audio_input=plan.meta["input"] == "audio"))
             result["model_uri"] = info.model_uri
             result["model_logged"] = True
+            # the folder is code: its digest, recorded in the store, is checked before loading
+            result["model_digest"] = model_folder.record(tracker.client, plan.parent,
+                                                         info.model_uri)
         write_json(plan.folder / f"{fname}.json", result)
         return
     test = np.asarray(result["test"], dtype=int)

@@ -119,6 +119,50 @@ def test_logged_models_hold_no_pickle_and_load_only_allow_listed_types(trained, 
         load_pipeline(rogue)
 
 
+def test_a_changed_model_folder_is_refused_and_never_run(trained, tmp_path, capsys):
+    """The folder is code: an appended line in model_code.py, two class names swapped in
+    meta.json or a folder the store has no digest for are refused before anything runs."""
+    import json
+    import shutil
+
+    import soundfile as sf
+    from mlflow.artifacts import download_artifacts
+
+    from benchmark.model_folder import UntrustedModel, load_verified
+    from tests.conftest import tone
+
+    results, _, uri, files = trained
+    clean = Path(download_artifacts(uri, dst_path=str(tmp_path / "clean")))
+    assert load_verified(str(clean)).unwrap_python_model().classes  # its digest matches
+    witness = tmp_path / "ran.txt"
+    code = tmp_path / "code"
+    shutil.copytree(clean, code)
+    with open(code / "model_code.py", "a") as fh:
+        fh.write(f"\nopen({str(witness)!r}, 'w').write('ran')\n")
+    swapped = tmp_path / "swapped"
+    shutil.copytree(clean, swapped)
+    meta = json.loads((swapped / "artifacts" / "meta.json").read_text())
+    meta["classes"][0], meta["classes"][1] = meta["classes"][1], meta["classes"][0]
+    (swapped / "artifacts" / "meta.json").write_text(json.dumps(meta, indent=1))
+    wav = tmp_path / "x.wav"
+    sf.write(wav, tone(1.0), 16000)
+    for folder in (code, swapped):
+        capsys.readouterr()
+        assert main(["predict", str(folder), str(wav), "--results-dir", results]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "does not match the digest its run recorded" in err[0], err
+    assert not witness.exists()  # model_code.py never ran
+    # a folder the store knows nothing of: refused unless its author is trusted
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(clean, elsewhere)
+    mlmodel = (elsewhere / "MLmodel").read_text()
+    (elsewhere / "MLmodel").write_text(mlmodel.replace("model_id: m-", "model_id: m-0")
+                                       .replace("run_id: ", "run_id: 0"))
+    with pytest.raises(UntrustedModel, match="has no digest"):
+        load_verified(str(elsewhere))
+    assert load_verified(str(elsewhere), trust=True).unwrap_python_model().classes
+
+
 class Rogue(BaseEstimator):
     """A type no serbench model holds."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,10 @@ AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3", 
 SILENCE_PEAK = 1e-4
 #: Shortest usable recording, in seconds: below it no utterance-level statistic means much.
 MIN_DURATION_S = 0.25
+#: ``predict`` reads a file longer than ``LONG_WINDOWS`` windows window by window: windows of
+#: ``WINDOW_S`` seconds, the length of an acted corpus's utterances (RAVDESS's run 3-5 s),
+#: every ``HOP_S`` seconds; shorter files whole, as the training utterances were.
+WINDOW_S, HOP_S, LONG_WINDOWS = 4.0, 2.0, 2
 
 
 class AudioError(ValueError):
@@ -115,6 +120,38 @@ def load(
     if reject_silent and float(np.max(np.abs(y))) < SILENCE_PEAK:
         raise AudioError(path, f"silent: peak amplitude below {SILENCE_PEAK:g}")
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def segments(path: os.PathLike | str, window_s: float, hop_s: float
+             ) -> Iterator[tuple[float, float, bytes]]:
+    """Windows of a long file, read one at a time, so memory is bounded by the window however
+    long the file is (an hour's full decode would take gigabytes).
+
+    Windows of ``window_s`` seconds start every ``hop_s`` seconds; the last one ends at the
+    file's end, so every sample is in some window. Each is ``(start_s, end_s, wav)``, ``wav``
+    the window as a WAV file's bytes at the file's own rate and channels, for :func:`load`
+    (and its validation) to decode like any file.
+    """
+    if window_s <= 0 or hop_s <= 0:
+        raise ValueError(f"window and hop must be positive, given {window_s} and {hop_s}")
+    _check_exists(path)
+    _check_complete(path, None)
+    try:
+        fh = sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise AudioError(path, f"not readable as audio ({_short(exc)})") from exc
+    with fh:
+        sr, total = fh.samplerate, fh.frames
+        window, hop = max(1, round(window_s * sr)), max(1, round(hop_s * sr))
+        starts = list(range(0, max(total - window, 0) + 1, hop))
+        if starts[-1] + window < total:
+            starts.append(total - window)
+        for start in starts:
+            fh.seek(start)
+            block = fh.read(min(window, total - start), dtype="float32", always_2d=True)
+            buf = io.BytesIO()
+            sf.write(buf, block, sr, format="WAV", subtype="FLOAT")
+            yield start / sr, (start + len(block)) / sr, buf.getvalue()
 
 
 def load_with_rate(path: os.PathLike | str, data: bytes | None = None) -> tuple[np.ndarray, int]:

@@ -186,10 +186,13 @@ def _cmd_predict(args) -> int:
     files = expand(args.inputs)
     if not files:
         raise FileNotFoundError(f"no audio files in {args.inputs}")
-    table = predict_files(uri, files, progress=not args.quiet, trust=args.trust_model_code)
-    shown = table[["path", "emotion", "confidence", "error"]]
+    table = predict_files(uri, files, progress=not args.quiet, trust=args.trust_model_code,
+                          window_s=args.window, hop_s=args.hop)
+    cols = ["path", "emotion", "confidence", "error"]
+    if (table["segment"] != "whole").any():  # long files: their windows and summaries
+        cols[1:1] = ["segment", "start_s", "end_s"]
     print(f"model {uri}")
-    print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if args.output:
         out = Path(args.output)
         if out.suffix == ".json":
@@ -263,6 +266,8 @@ READERS = "default: runs/, then results/ (the committed references)"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from benchmark.audio import HOP_S, LONG_WINDOWS, WINDOW_S
+
     parser = argparse.ArgumentParser(
         prog="serbench", description="Speaker-independent speech emotion recognition benchmarks.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -331,6 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write CSV (or JSON if it ends in .json)")
     p.add_argument("--results-dir", help=READERS)
     p.add_argument("--tracking-uri")
+    p.add_argument("--window", type=float, default=WINDOW_S, metavar="S",
+                   help=f"a file longer than {LONG_WINDOWS} windows is read and predicted "
+                   f"window by window, in bounded memory, plus a summary row (default "
+                   f"{WINDOW_S:g} s)")
+    p.add_argument("--hop", type=float, default=HOP_S, metavar="S",
+                   help=f"seconds between window starts (default {HOP_S:g})")
     p.add_argument("--trust-model-code", action="store_true",
                    help="load a model folder the store has no digest for (logged elsewhere): "
                    "a model folder is code, like a pickle; a folder whose content differs "

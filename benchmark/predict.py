@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from benchmark import audio
@@ -71,12 +74,50 @@ def expand(inputs: list[str]) -> list[str]:
     return out
 
 
+WINDOW_S, HOP_S, LONG_WINDOWS = audio.WINDOW_S, audio.HOP_S, audio.LONG_WINDOWS
+
+
+def _requests(files: list[str], window_s: float, hop_s: float) -> Iterator[dict]:
+    """The model's input rows, one file or one window at a time: a file longer than
+    ``LONG_WINDOWS`` windows becomes its windows (:func:`benchmark.audio.segments`)."""
+    for path in files:
+        try:
+            long = audio.info(path).duration_s > LONG_WINDOWS * window_s
+        except audio.AudioError:
+            long = False  # the model says why, as for any bad file
+        if not long:
+            yield {"path": path, "segment": "whole"}
+            continue
+        for k, (t0, t1, wav) in enumerate(audio.segments(path, window_s, hop_s)):
+            yield {"path": path, "segment": str(k), "start_s": t0, "end_s": t1,
+                   "audio_b64": base64.b64encode(wav).decode()}
+
+
+def _summary(rows: pd.DataFrame, classes: list[str]) -> dict:
+    """A segmented file's whole-file row: its windows' probabilities averaged, weighted by
+    their durations."""
+    ok = rows[rows["error"] == ""]
+    out = {"path": rows["path"].iloc[0], "segment": "summary",
+           "start_s": rows["start_s"].min(), "end_s": rows["end_s"].max()}
+    if ok.empty:
+        return {**out, "emotion": "", "confidence": np.nan, "error": "no window predicted"}
+    p = np.average(ok[[f"p_{c}" for c in classes]].to_numpy(float), axis=0,
+                   weights=(ok["end_s"] - ok["start_s"]).to_numpy(float))
+    best = int(p.argmax())
+    return {**out, "emotion": classes[best], "confidence": float(p[best]),
+            **{f"p_{c}": float(v) for c, v in zip(classes, p, strict=True)}, "error": ""}
+
+
 def predict_files(model_uri: str, files: list[str], batch: int = 64,
-                  progress: bool = True, trust: bool = False) -> pd.DataFrame:
+                  progress: bool = True, trust: bool = False, window_s: float = WINDOW_S,
+                  hop_s: float = HOP_S) -> pd.DataFrame:
     """One row per file: emotion, confidence, per-class probabilities, error (if any).
 
-    The model's folder is checked against the digest its run recorded before it is loaded
-    (:mod:`benchmark.model_folder`); ``trust``: load a folder the store has no digest for.
+    A file longer than ``LONG_WINDOWS`` windows is read window by window (``window_s``
+    seconds every ``hop_s``), never whole: one row per window (``segment`` 0, 1, ..., with
+    ``start_s`` and ``end_s``), then its ``summary`` row. The model's folder is checked
+    against the digest its run recorded before it is loaded (:mod:`benchmark.model_folder`);
+    ``trust``: load a folder the store has no digest for.
     """
     import mlflow
     from mlflow.exceptions import MlflowException
@@ -90,15 +131,56 @@ def predict_files(model_uri: str, files: list[str], batch: int = 64,
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FileNotFoundError(f"no model at {model_uri!r} in the MLflow store "
                                 f"{mlflow.get_tracking_uri()}: {first}") from exc
-    parts = []
+    classes = model.unwrap_python_model().classes
+    parts: list[pd.DataFrame] = []
+    pending: list[dict] = []
+    windows: dict[str, list[pd.DataFrame]] = {}  # a segmented file's rows, until its end
+
+    def flush() -> None:
+        if not pending:
+            return
+        frame = pd.DataFrame(pending)
+        if "audio_b64" in frame:  # a whole file's row reads its path
+            frame["audio_b64"] = frame["audio_b64"].fillna("")
+        out = model.predict(frame.drop(columns=["segment", "start_s", "end_s"],
+                                       errors="ignore"))
+        for col in ("segment", "start_s", "end_s"):
+            out.insert(1 + ("segment", "start_s", "end_s").index(col), col,
+                       frame[col].to_numpy() if col in frame else np.nan)
+        for path, rows in out.groupby("path", sort=False):
+            if rows["segment"].iloc[0] == "whole":
+                parts.append(rows)
+            else:
+                windows.setdefault(path, []).append(rows)
+        pending.clear()
+
+    def close(path: str | None) -> None:
+        """Emit the finished segmented files' rows (all but ``path``'s)."""
+        for done in [p for p in windows if p != path]:
+            rows = pd.concat(windows.pop(done), ignore_index=True)
+            parts.extend([rows, pd.DataFrame([_summary(rows, classes)])])
+
     with tqdm(total=len(files), unit="file", desc="predict", disable=not progress) as bar:
-        for k in range(0, len(files), batch):
-            chunk = files[k:k + batch]
-            parts.append(model.predict(pd.DataFrame({"path": chunk})))
-            bar.update(len(chunk))
+        current = None
+        for row in _requests(files, window_s, hop_s):
+            if row["path"] != current:
+                if current is not None:
+                    bar.update()
+                current = row["path"]
+            pending.append(row)
+            if len(pending) == batch:
+                flush()
+                close(current)
+        flush()
+        close(None)
+        if current is not None:
+            bar.update()
     if not parts:
-        return pd.DataFrame(columns=["path", "emotion", "confidence", "error"])
-    return pd.concat(parts, ignore_index=True)
+        return pd.DataFrame(columns=["path", "segment", "emotion", "confidence", "error"])
+    table = pd.concat(parts, ignore_index=True)
+    order = {p: i for i, p in enumerate(dict.fromkeys(files))}
+    return table.sort_values("path", key=lambda s: s.map(order), kind="stable",
+                             ignore_index=True)
 
 
 def register_best(experiment: str, results_dir: str | Path | None = None,

@@ -163,6 +163,43 @@ def test_a_changed_model_folder_is_refused_and_never_run(trained, tmp_path, caps
     assert load_verified(str(elsewhere), trust=True).unwrap_python_model().classes
 
 
+def test_a_long_file_is_predicted_window_by_window_never_decoded_whole(trained, tmp_path,
+                                                                        monkeypatch):
+    import soundfile as sf
+
+    from benchmark import audio
+    from benchmark.predict import predict_files
+
+    _, _, uri, files = trained
+    # 21 s of one speaker's recordings end to end: longer than two 4 s windows
+    y = np.concatenate([sf.read(f, dtype="float32")[0] for f in files[:7]])
+    sr = sf.info(files[0]).samplerate
+    long = tmp_path / "long.flac"
+    sf.write(long, y, sr)
+    decoded = []
+    real = audio._decode
+    monkeypatch.setattr(audio, "_decode",
+                        lambda path, data: decoded.append((str(path), data is None))
+                        or real(path, data))
+    table = predict_files(uri, [str(long), files[0]], progress=False)
+    assert (str(long), True) not in decoded  # the long file was never read whole
+    rows = table[table["path"] == str(long)]
+    windows, summary = rows.iloc[:-1], rows.iloc[-1]
+    duration = len(y) / sr
+    starts = np.arange(0, duration - 4.0 + 1e-9, 2.0)
+    assert list(windows["segment"]) == [str(k) for k in range(len(windows))]
+    assert windows["start_s"].iloc[-1] == pytest.approx(duration - 4.0, abs=1e-3)
+    np.testing.assert_allclose(windows["start_s"].iloc[:len(starts)], starts, atol=1e-3)
+    assert (windows["end_s"] - windows["start_s"]).round(3).eq(4.0).all()
+    assert (windows["error"] == "").all() and summary["segment"] == "summary"
+    classes = [c[2:] for c in table.columns if c.startswith("p_")]
+    p = windows[[f"p_{c}" for c in classes]].to_numpy(float).mean(axis=0)  # equal widths
+    np.testing.assert_allclose(summary[[f"p_{c}" for c in classes]].to_numpy(float), p)
+    assert summary["emotion"] == classes[int(p.argmax())]
+    # a short file is still one whole row
+    assert list(table[table["path"] == files[0]]["segment"]) == ["whole"]
+
+
 class Rogue(BaseEstimator):
     """A type no serbench model holds."""
 

@@ -382,6 +382,9 @@ def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
     protocol = (dataclasses.replace(cfg.protocol, train=ds.train, test=ds.test) if ds.train
                 else cfg.protocol)
     folds = make_folds(protocol, table, seed=cfg.seed)
+    if protocol.kind == "group_kfold" and len(folds) < protocol.k:  # said, never silent
+        _say(f"[{ds.name}] [protocol] k = {protocol.k}, but the data has {len(folds)} "
+             f"speakers: {len(folds)} folds, one per speaker (leave-one-speaker-out)")
     corpora = sorted(set(table["corpus"]))
     data = {c: {k: prints[c][k] for k in ("files", "speakers", "bytes", "blake2b")}
             for c in corpora}

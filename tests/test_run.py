@@ -224,6 +224,21 @@ def test_every_file_left_out_is_kept_in_skipped_csv(tmp_path, cache_dir, capsys)
     assert set(skipped["stage"]) == {"scan"} and skipped["reason"].str.len().min() > 10
 
 
+def test_more_folds_than_speakers_is_said_not_silent(tmp_path, cache_dir, capsys):
+    from benchmark.synth import write_corpus
+
+    data = tmp_path / "data"
+    write_corpus(data / "synth", n_speakers=4, seed=1)
+    path = tmp_path / "k10.toml"
+    path.write_text(TINY.replace('kind = "loso"', 'kind = "group_kfold"\nk = 10'))
+    cfg = load_experiment(path, results_dir=str(tmp_path / "runs"))
+    summary = run(cfg, RunOptions(data_root=str(data), cache_dir=cache_dir, n_jobs=1,
+                                  progress=False))
+    assert summary["folds"].tolist() == [4]
+    assert ("[synth] [protocol] k = 10, but the data has 4 speakers: 4 folds, one per speaker"
+            in capsys.readouterr().err)
+
+
 def test_a_report_refuses_cells_of_two_versions_of_a_corpus(tmp_path, cache_dir):
     import json
     import shutil

@@ -127,3 +127,14 @@ def _cross(tables: dict[str, pd.DataFrame], train: tuple[str, ...], test: tuple[
 
 def _ordered(labels) -> tuple[str, ...]:
     return tuple(e for e in EMOTIONS if e in labels)
+
+
+SPEAKERS = "speakers.csv"  # beside a run's results: corpus, speaker, gender, files
+
+
+def speaker_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per speaker of the run's data: corpus, speaker, gender, files."""
+    rows = pd.concat([t[["corpus", "speaker", "gender"]] for t in tables.values()]) \
+        if tables else pd.DataFrame(columns=["corpus", "speaker", "gender"])
+    out = rows.groupby(["corpus", "speaker", "gender"], sort=True).size()
+    return out.rename("files").reset_index()

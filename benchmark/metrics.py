@@ -110,3 +110,21 @@ def pooled_uar(conf: np.ndarray) -> float:
     total = conf.sum(axis=0)
     support = total.sum(axis=1)
     return float(np.mean(np.diag(total)[support > 0] / support[support > 0]))
+
+
+def speaker_breakdown(preds: pd.DataFrame, classes: list[str], genders: dict[str, str]
+                      ) -> dict:
+    """Who a cell fails, for its MLflow run (sortable in the UI): the worst test speaker's
+    UAR, the 10th percentile of the speakers' UARs and, where the test speakers include both
+    genders, the gap: pooled UAR of the female speakers' files minus the male speakers'.
+
+    ``preds``: the cell's test predictions (``speaker``, ``true``, ``pred``); ``genders``:
+    speaker -> ``female`` / ``male`` / ``unknown``.
+    """
+    per = np.array([uar(g["true"], g["pred"]) for _, g in preds.groupby("speaker", sort=True)])
+    out = {"worst_speaker_uar": float(per.min()), "speaker_uar_p10": float(np.quantile(per, 0.1))}
+    conf, speakers = speaker_confusions(preds, classes)
+    g = np.array([genders.get(s, "unknown") for s in speakers])
+    if (g == "female").any() and (g == "male").any():
+        out["gender_gap"] = pooled_uar(conf[g == "female"]) - pooled_uar(conf[g == "male"])
+    return out

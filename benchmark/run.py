@@ -43,7 +43,7 @@ from benchmark.cells import (
 from benchmark.config import ExperimentConfig
 from benchmark.corpora import open_corpus
 from benchmark.corpora.base import NOT_AUDIO
-from benchmark.datasets import Dataset, make_datasets, resolve_corpora
+from benchmark.datasets import SPEAKERS, Dataset, make_datasets, resolve_corpora, speaker_table
 from benchmark.fitting import fit_fold
 from benchmark.locations import remember_store
 from benchmark.lock import results_lock
@@ -284,6 +284,7 @@ def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
     # every file left out and why, beside the counts (data.json): paths relative to the data
     # root, so the list means the same on any machine
     loaded.skipped.to_csv(out_dir / "skipped.csv", index=False)
+    speaker_table(tables).to_csv(out_dir / SPEAKERS, index=False, lineterminator="\n")
     write_timing(out_dir, timing)
     top = _experiment_run(cfg, tracker, prints)
     plans: list[CellPlan] = []
@@ -621,6 +622,8 @@ def _cell_record(plan: CellPlan, folds: list[dict], row: dict) -> tuple[dict, di
     m.update({"pooled_uar": metrics.pooled_uar(conf), "pooled_uar_ci_low": lo,
               "pooled_uar_ci_high": hi, "fit_s": sum(f["fit_s"] for f in folds),
               "tune_s": sum(f["tune_s"] for f in folds)})
+    genders = dict(zip(plan.table["speaker"], plan.table["gender"], strict=True))
+    m.update(metrics.speaker_breakdown(preds, classes, genders))  # who the cell fails
     timed = [f for f in folds if f.get("seconds_per_epoch") is not None]  # networks
     if timed:
         m["seconds_per_epoch"] = float(np.mean([f["seconds_per_epoch"] for f in timed]))

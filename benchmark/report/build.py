@@ -16,7 +16,7 @@ import pandas as pd
 
 from benchmark.metrics import MIN_SPEAKERS, N_BOOT, bootstrap_ci, pooled_uar, speaker_confusions
 from benchmark.provenance import git_state, package_versions
-from benchmark.report import comparisons, figures, readme, stats
+from benchmark.report import comparisons, figures, readme, speakers, stats
 from benchmark.report.results import Results, collect, primary, protocols_said
 from benchmark.report.tables import Table, write
 
@@ -361,6 +361,9 @@ def write_report(experiment: str, results_dir: str | Path = "results",
     written: list[Path] = []
     for t in tables:
         written += write(t, out / "tables")
+    pairs = comparisons.set_pairs(res)[0] if len(res.cells) else None
+    found, notes = speakers.write_speaker_report(res, out, pairs, with_figures)
+    written += found
     if with_figures:
         written += make_figures(res, out, Path(results_dir))
     written.append(write_manifest(out))
@@ -369,5 +372,5 @@ def write_report(experiment: str, results_dir: str | Path = "results",
         timespec="seconds"), "report_seconds": round(time.perf_counter() - t0, 2)}, indent=2)
         + "\n")
     written.append(stamp)
-    written.append(readme.write_readme(out, experiment, written, res))
+    written.append(readme.write_readme(out, experiment, written, res, notes))
     return written

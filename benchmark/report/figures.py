@@ -201,3 +201,23 @@ def optuna_views(study) -> list[tuple[str, object]]:
         fig.set_size_inches(5.5, 3)
         fig.tight_layout()
     return out
+
+
+def speaker_grid(grid: pd.DataFrame, title: str):
+    """Test speakers (rows) x cells (columns), UAR in greys; values written where they fit."""
+    n_rows, n_cols = grid.shape
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.45 * n_cols + 2.5), max(2.5, 0.28 * n_rows + 1.8)))
+    values = grid.to_numpy(dtype=float)
+    im = ax.imshow(values, cmap="Greys", vmin=0, vmax=1, aspect="auto")
+    if n_cols <= 12:
+        for i in range(n_rows):
+            for j in range(n_cols):
+                if np.isfinite(values[i, j]):
+                    ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                            color="white" if values[i, j] > 0.55 else "black")
+    ax.set_xticks(range(n_cols), list(grid.columns), rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(n_rows), list(grid.index), fontsize=7)
+    fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02, label="UAR")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.models import MODELS
-from benchmark.report import comparisons, stats
+from benchmark.report import comparisons, speakers, stats
 from benchmark.report.results import Results, primary, protocols_said
 from features.sets.registry import DESIGNED_ON
 
@@ -109,7 +109,25 @@ def _wall_time(out: Path) -> str:
             f"on {r['cores']} cores.{cold}")
 
 
-def write_readme(out: Path, experiment: str, written: list[Path], res: Results) -> Path:
+def who_fails(out: Path, notes: list[str]) -> list[str]:
+    """The README's section on who the models fail: the per-gender table (or why there is
+    none), the worst speakers, and the per-speaker figures."""
+    lines = ["## Who the models fail", ""]
+    gender = out / "tables" / "gender.md"
+    if gender.exists():
+        frame = pd.read_csv(out / "tables" / "gender.csv")
+        lines += [speakers.gender_said(frame), "", gender.read_text().strip(), ""]
+    lines += [f"{n}" for n in notes] + ([""] if notes else [])
+    worst = out / "tables" / "speakers.md"
+    if worst.exists():
+        lines += [worst.read_text().strip(), ""]
+    lines += [f"![{p.stem}](figures/{p.name})"
+              for p in sorted((out / "figures").glob("speakers_*.png"))]
+    return lines + [""]
+
+
+def write_readme(out: Path, experiment: str, written: list[Path], res: Results,
+                 notes: list[str] = ()) -> Path:
     cells = res.cells
     rel = sorted(str(p.relative_to(out)) for p in written)
     headline = (out / "tables" / "main.md").read_text().strip()
@@ -123,13 +141,14 @@ def write_readme(out: Path, experiment: str, written: list[Path], res: Results) 
              f"Produced by `serbench run experiments/{experiment}.toml` (then `serbench report "
              f"{experiment}`, which rebuilds everything here from the stored folds) on a "
              f"machine with {os.cpu_count()} cores. Protocols: {protocols_said(cells)}.",
-             tuning_said(res), _wall_time(out), "",
+             tuning_said(res), _wall_time(out), "", *who_fails(out, list(notes)),
              "## Files", "", "| file | what it is |", "|---|---|"]
     what = {
         "tables/main": "feature sets x models x corpora: UAR, WA, macro-F1, mean ± std over "
                        "outer folds",
         "tables/feature_sets": "feature sets per model and normalisation: size, speed, "
                                "budget, UAR with CI",
+        "tables/feature_set_pairs_by_gender": "each pair of sets, within each gender",
         "tables/feature_set_pairs": "every pair of sets with the same model and budget: "
                                     "difference with its CI, corrected t-test, Holm, verdict",
         "figures/feature_sets_": "UAR against number of features, one point per set",
@@ -141,6 +160,13 @@ def write_readme(out: Path, experiment: str, written: list[Path], res: Results) 
         "tables/variant_stats": "each ablation / augmentation variant vs the full bank, paired, "
                                 "Holm",
         "tables/uar_ci": "pooled UAR with 95% bootstrap CI over speakers",
+        "tables/speakers_long": "every test speaker's UAR per cell, with gender",
+        "tables/speakers": "per cell: mean of the speakers' UARs, 10th percentile, worst "
+                           "speaker",
+        "tables/gender": "UAR per gender with CIs, the gap and its permutation test (Holm)",
+        "figures/speakers_": "UAR per test speaker and cell, worst first",
+        "speakers.csv": "each speaker's corpus, gender and files (the run's data)",
+        "skipped.csv": "every file left out (scan or extraction) and why",
         "figures/confusion_": "row-normalised confusion matrices",
         "figures/recall_": "per-emotion recall bars",
         "figures/distribution_": "class and speaker distributions",

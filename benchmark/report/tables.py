@@ -26,6 +26,8 @@ class Table:
 
 
 def _fmt(mean: float, std: float | None, digits: int) -> str:
+    if isinstance(mean, str):  # a cell already in words: an interval, a verdict
+        return mean
     if mean is None or (isinstance(mean, float) and np.isnan(mean)):
         return "–"
     if std is None or (isinstance(std, float) and np.isnan(std)):
@@ -45,6 +47,8 @@ def _best_rows(t: Table) -> dict[str, set[int]]:
     if not t.bold_best:
         return best
     for col in t.values:
+        if t.frame[col].dtype == object:
+            continue  # words, not measurements
         col_values = t.frame[col].astype(float)
         if col_values.notna().any():
             target = col_values.max() if t.higher_is_better else col_values.min()

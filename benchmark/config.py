@@ -21,7 +21,7 @@ from features.sets import feature_set
 
 #: An experiment's name is a folder under its results folder: a plain name, never a path.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
-PROTOCOLS = ("loso", "group_kfold", "cross_corpus", "random_split")
+PROTOCOLS = ("loso", "group_kfold", "cross_corpus", "cross_gender", "random_split")
 ABLATIONS = ("none", "single", "leave_one_out", "both")
 # which cells refit a final model on all their data and log it as an audio-in MLflow model:
 # "best", each dataset's best cell per normalisation (what `serbench predict`, `register` and
@@ -66,6 +66,9 @@ class ProtocolConfig:
             return f"speaker-independent {n_folds}-fold cross-validation"
         if self.kind == "cross_corpus":
             return f"cross-corpus, train {'+'.join(self.train)}, test {'+'.join(self.test)}"
+        if self.kind == "cross_gender":
+            return ("cross-gender, train on one gender's speakers, test on the other's "
+                    "(2 folds: female to male, male to female)")
         return (f"SPEAKER-DEPENDENT random {1 - self.test_size:.0%}/{self.test_size:.0%} split"
                 f" x{n_folds} (inflated; for comparison only)")
 

@@ -61,6 +61,16 @@ def make_folds(protocol: ProtocolConfig, data: pd.DataFrame, seed: int = 0) -> l
             raise ValueError(f"cross_corpus: no rows for train {protocol.train} or test "
                              f"{protocol.test} (corpora present: {sorted(set(corpus))})")
         splits = [(idx[train], idx[test])]
+    elif protocol.kind == "cross_gender":
+        # train on every speaker of one gender, test on every speaker of the other, both ways;
+        # speakers of unknown gender are on neither side
+        gender = data["gender"].to_numpy()
+        female, male = idx[gender == "female"], idx[gender == "male"]
+        if not len(female) or not len(male):
+            present = sorted(set(gender))
+            raise ValueError(f"cross_gender needs speakers of both genders; the data has "
+                             f"{present}")
+        splits = [(female, male), (male, female)]
     else:
         splits = StratifiedShuffleSplit(protocol.repeats, test_size=protocol.test_size,
                                         random_state=seed).split(idx, labels)

@@ -383,6 +383,10 @@ def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
     protocol = (dataclasses.replace(cfg.protocol, train=ds.train, test=ds.test) if ds.train
                 else cfg.protocol)
     folds = make_folds(protocol, table, seed=cfg.seed)
+    if protocol.kind == "cross_gender" and (table["gender"] == "unknown").any():
+        unknown = table.loc[table["gender"] == "unknown", "speaker"]
+        _say(f"[{ds.name}] cross_gender: {len(unknown)} file(s) of {unknown.nunique()} "
+             "speaker(s) of unknown gender on neither side of any fold")
     if protocol.kind == "group_kfold" and len(folds) < protocol.k:  # said, never silent
         _say(f"[{ds.name}] [protocol] k = {protocol.k}, but the data has {len(folds)} "
              f"speakers: {len(folds)} folds, one per speaker (leave-one-speaker-out)")

@@ -52,6 +52,25 @@ def test_cross_corpus_and_flagged_random_split():
     assert "SPEAKER-DEPENDENT" in ProtocolConfig("random_split").describe(1)
 
 
+def test_cross_gender_trains_on_one_gender_and_tests_on_the_other_both_ways():
+    t = _table(n_speakers=7)
+    t["gender"] = (
+        [["female", "male", "female", "male", "female", "male", "unknown"][int(s[-2:])]
+         for s in t.speaker])
+    folds = make_folds(ProtocolConfig("cross_gender"), t)
+    assert len(folds) == 2
+    for fold, (train, test) in zip(folds, [("female", "male"), ("male", "female")],
+                                   strict=True):
+        assert set(t.gender.iloc[fold.train]) == {train}
+        assert set(t.gender.iloc[fold.test]) == {test}
+        assert not set(t.speaker.iloc[fold.train]) & set(t.speaker.iloc[fold.test])
+    unknown = set(np.flatnonzero(t.gender == "unknown"))
+    assert not unknown & set(np.concatenate([f.test for f in folds] + [f.train for f in folds]))
+    one = t[t.gender == "female"]
+    with pytest.raises(ValueError, match="both genders"):
+        make_folds(ProtocolConfig("cross_gender"), one)
+
+
 def test_check_disjoint_raises_naming_speakers():
     spk = np.array(["a", "a", "b", "c"])
     with pytest.raises(LeakageError, match="'a'"):

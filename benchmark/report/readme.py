@@ -113,6 +113,9 @@ def who_fails(out: Path, notes: list[str]) -> list[str]:
     """The README's section on who the models fail: the per-gender table (or why there is
     none), the worst speakers, and the per-speaker figures."""
     lines = ["## Who the models fail", ""]
+    crossed = out / "tables" / "cross_gender.md"
+    if crossed.exists():
+        lines += [crossed.read_text().strip(), ""]
     gender = out / "tables" / "gender.md"
     if gender.exists():
         frame = pd.read_csv(out / "tables" / "gender.csv")
@@ -163,6 +166,7 @@ def write_readme(out: Path, experiment: str, written: list[Path], res: Results,
         "tables/speakers_long": "every test speaker's UAR per cell, with gender",
         "tables/speakers": "per cell: mean of the speakers' UARs, 10th percentile, worst "
                            "speaker",
+        "tables/cross_gender": "trained on one gender, tested on the other, both ways",
         "tables/gender": "UAR per gender with CIs, the gap and its permutation test (Holm)",
         "figures/speakers_": "UAR per test speaker and cell, worst first",
         "speakers.csv": "each speaker's corpus, gender and files (the run's data)",

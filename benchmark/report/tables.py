@@ -47,7 +47,7 @@ def _best_rows(t: Table) -> dict[str, set[int]]:
     if not t.bold_best:
         return best
     for col in t.values:
-        if t.frame[col].dtype == object:
+        if not pd.api.types.is_numeric_dtype(t.frame[col]):
             continue  # words, not measurements
         col_values = t.frame[col].astype(float)
         if col_values.notna().any():

@@ -21,6 +21,7 @@ import pandas as pd
 
 from benchmark.config import ExperimentConfig
 from benchmark.models import MODELS
+from benchmark.preprocessing import norm_label
 
 FINAL = "final"
 PLAN = "plan.json"
@@ -33,13 +34,13 @@ class Cell:
     variant: str  # the feature set's label: "bank", "egemaps", "only_mfcc", "logmel" (CNN)
     spec: str  # the feature set it names: "bank[mfcc]" for only_mfcc
     model: str
-    speaker_norm: bool
+    speaker_norm: bool | str  # a normalisation mode (benchmark.preprocessing.Normalisation)
     protocol: str
     augmented: bool = False
 
     @property
     def norm_label(self) -> str:
-        return "speaker-norm" if self.speaker_norm else "global"
+        return norm_label(self.speaker_norm)
 
     @property
     def label(self) -> str:
@@ -54,7 +55,7 @@ class Cell:
     def id(self, digest: str) -> str:
         name = (f"{self.dataset}__{self.label}__{self.model}__{self.norm_label}__"
                 f"{self.protocol}__{digest}")
-        return re.sub(r"[+\[\],]", "-", name.replace("/", "_"))
+        return re.sub(r"[+\[\],:]", "-", name.replace("/", "_"))
 
 
 def best_cells(summary: pd.DataFrame, normalisation: str | None = "global") -> pd.DataFrame:

@@ -186,8 +186,11 @@ def _cmd_predict(args) -> int:
     files = expand(args.inputs)
     if not files:
         raise FileNotFoundError(f"no audio files in {args.inputs}")
+    enrol = expand(args.enrol) if args.enrol else []
+    if args.enrol and not enrol:
+        raise FileNotFoundError(f"no audio files in --enrol {args.enrol}")
     table = predict_files(uri, files, progress=not args.quiet, trust=args.trust_model_code,
-                          window_s=args.window, hop_s=args.hop)
+                          window_s=args.window, hop_s=args.hop, enrol=enrol)
     cols = ["path", "emotion", "confidence", "error"]
     if (table["segment"] != "whole").any():  # long files: their windows and summaries
         cols[1:1] = ["segment", "start_s", "end_s"]
@@ -336,6 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write CSV (or JSON if it ends in .json)")
     p.add_argument("--results-dir", help=READERS)
     p.add_argument("--tracking-uri")
+    p.add_argument("--enrol", nargs="+", metavar="FILE",
+                   help="recordings of the same speaker for a model trained with an enrolment "
+                   "mode (speaker_norm = \"enrol:k\"): its features are standardised with "
+                   "their statistics; not scored")
     p.add_argument("--window", type=float, default=WINDOW_S, metavar="S",
                    help=f"a file longer than {LONG_WINDOWS} windows is read and predicted "
                    f"window by window, in bounded memory, plus a summary row (default "

@@ -126,7 +126,9 @@ class ExperimentConfig:
     feature_sets: tuple[str, ...] = ("bank",)  # bank, bank[g1,g2], egemaps, compare, ... a+b
     ablation: str = "none"
     models: tuple[str, ...] = ("svm_rbf", "rf", "xgboost")
-    speaker_norm: tuple[bool, ...] = (False, True)
+    # normalisation modes (benchmark.preprocessing.Normalisation): false/"none", true/
+    # "transductive", "enrol:k", "enrol_neutral:k"
+    speaker_norm: tuple[bool | str, ...] = (False, True)
     class_weight: bool = True
     select_k: int | None = None  # SelectKBest(f_classif) inside the pipeline
     fixed_params: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
@@ -144,6 +146,10 @@ class ExperimentConfig:
         if not NAME.fullmatch(self.name) or ".." in self.name:
             raise ValueError(f"name {self.name!r}: a plain name of letters, digits, '_', '.' "
                              "and '-' (it names a folder under the results folder), not a path")
+        from benchmark.preprocessing import Normalisation
+
+        modes = tuple(Normalisation.parse(v) for v in self.speaker_norm)  # raises naming it
+        object.__setattr__(self, "speaker_norm", tuple(m.config_value for m in modes))
         for key in ("corpora", "models", "speaker_norm"):
             values = getattr(self, key)
             if not values or len(set(values)) != len(values):
@@ -152,6 +158,15 @@ class ExperimentConfig:
         unknown = [m for m in self.models if m not in MODELS]
         if unknown:
             raise ValueError(f"unknown model(s) {unknown}; known: {sorted(MODELS)}")
+        if any(m.enrols for m in modes):
+            if self.augmentation.copies:
+                raise ValueError("speaker_norm enrolment modes and augmentation exclude each "
+                                 "other (an augmented copy has no enrolment of its own)")
+            audio = [m for m in self.models if MODELS[m].input == "audio"]
+            if audio:
+                raise ValueError(f"speaker_norm enrolment modes are for feature models; "
+                                 f"{audio} normalise(s) log-mels itself: run it in another "
+                                 "experiment")
         for section, names in (("tuning.per_model", self.tuning.per_model),
                                ("fixed_params", self.fixed_params)):
             unknown = sorted(set(names) - set(MODELS))

@@ -13,22 +13,51 @@ import pandas as pd
 from benchmark.cells import Cell
 from benchmark.config import ExperimentConfig
 from benchmark.models import MODELS, build_pipeline, fit_params
+from benchmark.preprocessing import (
+    Normalisation,
+    draw_enrolment,
+    enrolment_normalise,
+    enrolment_prior,
+)
 from benchmark.tuning import tune, with_copies
 
 
 def fit_fold(X: np.ndarray, columns: list[str], speakers: np.ndarray, y: np.ndarray,
              train: np.ndarray, test: np.ndarray, cell: Cell, cfg: ExperimentConfig,
              storage_url: str | None, study_name: str | None, keep_model: bool,
-             paths: np.ndarray | None = None, X_aug: list[np.ndarray] | None = None) -> dict:
+             paths: np.ndarray | None = None, X_aug: list[np.ndarray] | None = None,
+             fold_key: str = "", neutral: np.ndarray | None = None) -> dict:
     """Tune on inner folds of ``train`` speakers, refit on all of ``train``, score ``test``.
 
     ``X_aug``: augmented copies of every row (aligned with ``X``, NaN where a copy failed).
     Only copies of ``train`` rows are ever used, and only for fitting (see
     :func:`benchmark.tuning.with_copies`); test rows are always originals.
+
+    An enrolment mode (``enrol:k``, ``enrol_neutral:k``) first standardises every speaker's
+    rows with the statistics of k of its own rows, drawn per ``fold_key`` (training speakers
+    from their training rows, test speakers from their test rows); the test speakers'
+    enrolment rows are then not scored. ``neutral`` (rows whose label is neutral) is given for
+    ``enrol_neutral`` only: no other mode reads a label to normalise.
     """
     from threadpoolctl import threadpool_limits
 
     spec = MODELS[cell.model]
+    norm = Normalisation.parse(cell.speaker_norm)
+    enrolment = np.zeros(0, int)
+    if norm.enrols:
+        eligible = neutral if norm.kind == "enrol_neutral" else None
+        if norm.kind == "enrol_neutral" and neutral is None:
+            raise ValueError("enrol_neutral needs the rows' neutral mask")
+        X = np.array(X, dtype=np.float32)  # this task's copy, normalised in place
+        prior = enrolment_prior(X, speakers, train)  # training rows only
+        strength = len(np.unique(y))  # the prior counts as one recording per class
+        for side in (train, test):
+            if len(side):
+                drawn = draw_enrolment(speakers, side, norm.k, fold_key, cfg.seed, eligible)
+                X[side] = enrolment_normalise(X, speakers, side, drawn, prior, strength)
+                if side is test:
+                    enrolment = np.sort(np.concatenate(list(drawn.values())))
+        test = np.setdiff1d(test, enrolment)  # enrolment recordings are never scored
     with threadpool_limits(1):
 
         def as_frame(values):
@@ -43,7 +72,7 @@ def fit_fold(X: np.ndarray, columns: list[str], speakers: np.ndarray, y: np.ndar
         budget = cfg.tuning.for_cell(cell.model, cell.variant)
         fixed = dict(cfg.fixed_params.get(cell.model, {}))
         tuned = tune(spec, frame.iloc[train], y[train], speakers[train],
-                     speaker_norm=cell.speaker_norm, budget=budget,
+                     speaker_norm=norm.per_speaker, budget=budget,
                      inner_k=budget.inner_k or cfg.protocol.inner_k, seed=cfg.seed,
                      class_weight=cfg.class_weight, select_k=cfg.select_k,
                      storage_url=storage_url, study_name=study_name,
@@ -53,7 +82,7 @@ def fit_fold(X: np.ndarray, columns: list[str], speakers: np.ndarray, y: np.ndar
         if keep_model:
             params.update(spec.final_params)
         t0 = time.perf_counter()
-        pipe = build_pipeline(spec, params, speaker_norm=cell.speaker_norm, seed=cfg.seed,
+        pipe = build_pipeline(spec, params, speaker_norm=norm.per_speaker, seed=cfg.seed,
                               class_weight=cfg.class_weight, select_k=cfg.select_k)
         pipe.fit(Xtr, ytr, **fit_params(spec, ytr, cfg.class_weight))
         fit_s = time.perf_counter() - t0
@@ -62,6 +91,7 @@ def fit_fold(X: np.ndarray, columns: list[str], speakers: np.ndarray, y: np.ndar
            "inner_uar": tuned.inner_uar, "n_trials": tuned.n_trials, "n_pruned": tuned.n_pruned,
            "tune_s": round(tuned.seconds, 2), "fit_s": round(fit_s, 2), "note": tuned.note,
            "test": test.tolist(), "y_pred": pred.tolist(), "n_train": int(len(train)),
+           "enrolment": enrolment.tolist(),
            "n_train_fitted": int(len(ytr))}
     clf = getattr(pipe, "named_steps", {}).get("clf", pipe)
     if hasattr(clf, "seconds_per_epoch_"):  # a network: how long it trained, and how fast
@@ -69,4 +99,7 @@ def fit_fold(X: np.ndarray, columns: list[str], speakers: np.ndarray, y: np.ndar
         out["seconds_per_epoch"] = round(float(clf.seconds_per_epoch_), 3)
     if keep_model:
         out["model"] = pipe
+        if norm.enrols:  # what serving shrinks a new speaker's enrolment statistics towards
+            out["enrolment_prior"] = {"mean": prior[0].tolist(), "var": prior[1].tolist(),
+                                      "strength": strength}
     return out

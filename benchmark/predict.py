@@ -14,6 +14,7 @@ import pandas as pd
 
 from benchmark import audio
 from benchmark.locations import find_experiment
+from benchmark.preprocessing import Normalisation
 from benchmark.tracking import default_uri
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -110,12 +111,14 @@ def _summary(rows: pd.DataFrame, classes: list[str]) -> dict:
 
 def predict_files(model_uri: str, files: list[str], batch: int = 64,
                   progress: bool = True, trust: bool = False, window_s: float = WINDOW_S,
-                  hop_s: float = HOP_S) -> pd.DataFrame:
+                  hop_s: float = HOP_S, enrol: list[str] = ()) -> pd.DataFrame:
     """One row per file: emotion, confidence, per-class probabilities, error (if any).
 
     A file longer than ``LONG_WINDOWS`` windows is read window by window (``window_s``
     seconds every ``hop_s``), never whole: one row per window (``segment`` 0, 1, ..., with
-    ``start_s`` and ``end_s``), then its ``summary`` row. The model's folder is checked
+    ``start_s`` and ``end_s``), then its ``summary`` row. ``enrol``: recordings of the same
+    speaker for a model trained with an enrolment mode (which refuses to run without them);
+    they normalise every request and are not scored. The model's folder is checked
     against the digest its run recorded before it is loaded (:mod:`benchmark.model_folder`);
     ``trust``: load a folder the store has no digest for.
     """
@@ -132,6 +135,13 @@ def predict_files(model_uri: str, files: list[str], batch: int = 64,
         raise FileNotFoundError(f"no model at {model_uri!r} in the MLflow store "
                                 f"{mlflow.get_tracking_uri()}: {first}") from exc
     classes = model.unwrap_python_model().classes
+    mode = Normalisation.parse(model.unwrap_python_model().normalisation)
+    if mode.enrols and not enrol:
+        raise ValueError(f"{model_uri} was trained with speaker_norm {mode.label!r}: give "
+                         "enrolment recordings of the speaker (--enrol FILES or a folder); "
+                         "it does not fall back on a global model")
+    enrol_rows = [{"path": p, "enrol": True, "segment": "enrolment"} for p in enrol] \
+        if mode.enrols else []
     parts: list[pd.DataFrame] = []
     pending: list[dict] = []
     windows: dict[str, list[pd.DataFrame]] = {}  # a segmented file's rows, until its end
@@ -139,14 +149,17 @@ def predict_files(model_uri: str, files: list[str], batch: int = 64,
     def flush() -> None:
         if not pending:
             return
-        frame = pd.DataFrame(pending)
+        frame = pd.DataFrame([*enrol_rows, *pending])
         if "audio_b64" in frame:  # a whole file's row reads its path
             frame["audio_b64"] = frame["audio_b64"].fillna("")
+        if enrol_rows:
+            frame["enrol"] = frame["enrol"].fillna(False).astype(bool)
         out = model.predict(frame.drop(columns=["segment", "start_s", "end_s"],
                                        errors="ignore"))
         for col in ("segment", "start_s", "end_s"):
             out.insert(1 + ("segment", "start_s", "end_s").index(col), col,
                        frame[col].to_numpy() if col in frame else np.nan)
+        out = out.iloc[len(enrol_rows):]  # the enrolment rows are not predictions
         for path, rows in out.groupby("path", sort=False):
             if rows["segment"].iloc[0] == "whole":
                 parts.append(rows)

@@ -48,6 +48,7 @@ from benchmark.fitting import fit_fold
 from benchmark.locations import remember_store
 from benchmark.lock import results_lock
 from benchmark.models import MODELS
+from benchmark.preprocessing import Normalisation
 from benchmark.protocols import Fold, check_disjoint, make_folds
 from benchmark.provenance import (
     corpus_fingerprint,
@@ -409,7 +410,13 @@ def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
     grid += [("logmel", "logmel", "set", None, logmel, m, n, False) for m in cfg.models
              if MODELS[m].input == "audio" for n in cfg.speaker_norm]
     matrices: dict[str, tuple] = {}  # one matrix per feature set, shared by its cells
+    impossible = {n: _enrolment_impossible(n, table) for n in cfg.speaker_norm}
+    for n, why in impossible.items():
+        if why:
+            _say(f"[{ds.name}] speaker_norm {n!r} skipped: {why}")
     for label, spec, role, base, fs, model, norm, augmented in grid:
+        if impossible[norm]:
+            continue
         if label not in matrices:
             keys = set_columns(fs)
             matrices[label] = (table[keys].to_numpy(np.float32),
@@ -446,13 +453,30 @@ def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
                      if tunes_selection(MODELS[model], budget) else {}),
                   **{f"fixed.{k}": v for k, v in cfg.fixed_params.get(model, {}).items()}}
         words = (f"{model} on {ds.name}, features {cell.label} ({len(fs.feature_names)}), "
-                 f"{'speaker-normalised' if norm else 'global normalisation'}, "
+                 f"{Normalisation.parse(norm).words}, "
                  f"{meta['protocol']}, {budget.n_trials} Optuna trials per fold")
         parent = tracker.parent(cid, cell.run_name,
                                 params, {**tags, NOTE: words}, top,
                                 {"config.json": cfg.to_dict()})
         yield (CellPlan(cell, cid, folder, parent, meta, table, tags, y, cfg.features,
                         rel_paths, list(folds)), X, X_aug)
+
+
+def _enrolment_impossible(value, table: pd.DataFrame) -> str | None:
+    """Why an enrolment mode cannot run on this data (a speaker with fewer than k eligible
+    recordings, or none left to score), or ``None``."""
+    norm = Normalisation.parse(value)
+    if not norm.enrols:
+        return None
+    rows = table if norm.kind == "enrol" else table[table["emotion"] == "neutral"]
+    counts = rows.groupby("speaker").size().reindex(table["speaker"].unique(), fill_value=0)
+    total = table.groupby("speaker").size()
+    short = counts[(counts < norm.k) | (total.reindex(counts.index) <= norm.k)]
+    if short.empty:
+        return None
+    what = "recordings" if norm.kind == "enrol" else "neutral recordings"
+    return (f"it needs {norm.k} {what} per speaker and one more to score; "
+            f"{len(short)} speaker(s) have fewer (e.g. {short.index[0]}: {short.iloc[0]})")
 
 
 def _pending_tasks(cfg: ExperimentConfig, plan: CellPlan, tracker: Tracker, X: np.ndarray,
@@ -465,6 +489,9 @@ def _pending_tasks(cfg: ExperimentConfig, plan: CellPlan, tracker: Tracker, X: n
         tasks.append(Fold(len(plan.folds), np.arange(len(plan.table)), np.zeros(0, int)))
     speakers = plan.table["speaker"].to_numpy()
     paths = plan.table["path"].to_numpy()
+    # the one mode that reads a label to normalise: enrol_neutral, for its draw only
+    neutral = (plan.table["emotion"].to_numpy() == "neutral"
+               if Normalisation.parse(plan.cell.speaker_norm).kind == "enrol_neutral" else None)
     jobs = []
     for fold in tasks:
         fname = FINAL if fold.index == len(plan.folds) else fold.name
@@ -483,7 +510,8 @@ def _pending_tasks(cfg: ExperimentConfig, plan: CellPlan, tracker: Tracker, X: n
             check_disjoint(speakers, fold.train, fold.test)
         jobs.append(((plan, fname), joblib.delayed(fit_fold)(
             X, plan.meta["columns"], speakers, plan.y, fold.train, fold.test, plan.cell, cfg,
-            storage_url, f"{plan.cell_id}/{fname}", fname == FINAL, paths, X_aug)))
+            storage_url, f"{plan.cell_id}/{fname}", fname == FINAL, paths, X_aug,
+            fold_key=fname, neutral=neutral)))
     return jobs
 
 
@@ -539,13 +567,15 @@ def _record(tracker: Tracker, plan: CellPlan, fname: str, result: dict) -> None:
     """Checkpoint a finished task, then log it to MLflow."""
     classes = list(plan.meta["classes"])
     model = result.pop("model", None)
+    prior = result.pop("enrolment_prior", None)
     if fname == FINAL:
         if model is not None:
             from benchmark.serving import log_audio_model
 
             info = tracker.log_model(plan.parent, lambda: log_audio_model(
                 model, plan.features, plan.meta["feature_set"], plan.meta["columns"], classes,
-                str(plan.table["path"].iloc[0]), audio_input=plan.meta["input"] == "audio"))
+                str(plan.table["path"].iloc[0]), audio_input=plan.meta["input"] == "audio",
+                normalisation=plan.cell.speaker_norm, enrolment_prior=prior))
             result["model_uri"] = info.model_uri
             result["model_logged"] = True
             # the folder is code: its digest, recorded in the store, is checked before loading
@@ -557,6 +587,8 @@ def _record(tracker: Tracker, plan: CellPlan, fname: str, result: dict) -> None:
     y_true = [classes[i] for i in plan.y[test]]
     y_pred = [classes[i] for i in result["y_pred"]]
     s = metrics.scores(y_true, y_pred, classes)
+    enrolled = np.asarray(result.get("enrolment", []), dtype=int)
+    result["enrolment"] = plan.rel_paths[enrolled].tolist()  # not scored: named, by file
     result.update({"scores": s, "y_true": y_true, "y_pred": y_pred,
                    "paths": plan.rel_paths[test].tolist(),
                    "speakers": plan.table["speaker"].iloc[test].tolist()})

@@ -7,8 +7,10 @@ exactly the features the cache holds for it.
 
 Input: a DataFrame with a ``path`` column, or an ``audio_b64`` column of base64-encoded file
 bytes (any format libsndfile reads), and optionally ``speaker`` (speaker-normalised models
-standardise each speaker's rows of one request together). Output: ``emotion``,
-``confidence``, one ``p_<emotion>`` column per class, and ``error`` (empty when fine).
+standardise each speaker's rows of one request together) and ``enrol`` (true: an enrolment
+recording of its speaker, for a model trained with an enrolment mode; not scored).
+Output: ``emotion``, ``confidence``, one ``p_<emotion>`` column per class, and ``error``
+(empty when fine).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import pandas as pd
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 import mlflow.pyfunc  # noqa: E402
+
+from benchmark.preprocessing import Normalisation  # noqa: E402
 
 PIPELINE = "pipeline.skops"
 META = "meta.json"
@@ -83,10 +87,47 @@ def set_vector(fs, path: str, data: bytes | None) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
+def _enrolment_ready(ok: list[int], vectors, speakers: np.ndarray, enrol: np.ndarray,
+                     errors: list[str]) -> list[int]:
+    """The rows of ``ok`` whose speaker has a usable enrolment recording; the others get an
+    error saying so."""
+    enrolled = {speakers[i] for i in np.flatnonzero(enrol) if vectors[i] is not None}
+    for i in ok:
+        if speakers[i] not in enrolled:
+            errors[i] = f"no usable enrolment recording of speaker {speakers[i]!r}"
+    return [i for i in ok if speakers[i] in enrolled]
+
+
+def _enrolment_normalised(fs, columns: list[str], ok: list[int], vectors, speakers: np.ndarray,
+                          enrol: np.ndarray, prior: dict) -> np.ndarray:
+    """The rows ``ok`` in the model's columns, standardised per speaker with the statistics
+    of that speaker's enrolment rows shrunk towards the training speakers' (``prior``), as
+    training did."""
+    from benchmark.preprocessing import enrolment_normalise
+
+    usable = [i for i in np.flatnonzero(enrol) if vectors[i] is not None]
+    index = [*ok, *usable]
+    pick = pd.Index(fs.feature_names).get_indexer(columns)
+    M = np.stack([vectors[i] for i in index])[:, pick]
+    spk = speakers[index]
+    where = {i: k for k, i in enumerate(index)}
+    drawn = {s: np.array([where[i] for i in usable if speakers[i] == s])
+             for s in set(speakers[ok])}
+    return enrolment_normalise(M, spk, np.arange(len(ok)), drawn,
+                               (np.asarray(prior["mean"]), np.asarray(prior["var"])),
+                               prior["strength"])
+
+
 def predict_frame(pipeline, fs, columns: list[str], classes: list[str],
-                  model_input: pd.DataFrame, audio_input: bool = False) -> pd.DataFrame:
+                  model_input: pd.DataFrame, audio_input: bool = False,
+                  normalisation: bool | str = False, enrolment_prior: dict | None = None
+                  ) -> pd.DataFrame:
     """Features of the model's set for every row, then class probabilities; a bad row gets
     its error.
+
+    ``normalisation``: the model's speaker_norm mode. An enrolment model standardises each
+    speaker's rows with the statistics of that speaker's rows marked ``enrol`` (which are
+    not scored); without any it refuses, rather than guess globally.
 
     ``audio_input``: the pipeline reads files itself (the CNN); base64 rows are written to
     temporary files for it, after the same audio validation as every other model.
@@ -117,16 +158,34 @@ def predict_frame(pipeline, fs, columns: list[str], classes: list[str],
                     Path(files[i]).write_bytes(data)
             except (ValueError, OSError, FloatingPointError, binascii.Error) as exc:
                 errors[i] = str(exc)
-        ok = [i for i in range(n) if vectors[i] is not None]
+        speakers_all = (model_input["speaker"].astype(str).to_numpy()
+                        if "speaker" in model_input.columns else np.array(["unknown"] * n))
+        enrol = (model_input["enrol"].fillna(False).astype(bool).to_numpy()
+                 if "enrol" in model_input.columns else np.zeros(n, bool))
+        mode = Normalisation.parse(normalisation)
+        if mode.enrols:
+            if not enrol.any():
+                raise ValueError(f"this model was trained with speaker_norm {mode.label!r}: "
+                                 "it needs enrolment recordings of the speaker (serbench "
+                                 "predict --enrol FILES), not a global guess")
+        for i in np.flatnonzero(enrol):
+            if not errors[i]:
+                errors[i] = "enrolment recording (not scored)"
+        ok = [i for i in range(n) if vectors[i] is not None and not enrol[i]]
         proba = np.full((n, len(classes)), np.nan)
+        if mode.enrols and ok:
+            ok = _enrolment_ready(ok, vectors, speakers_all, enrol, errors)
         if ok:
-            speakers = (model_input["speaker"].astype(str).to_numpy()[ok]
-                        if "speaker" in model_input.columns else np.array(["unknown"] * len(ok)))
+            speakers = speakers_all[ok]
             if audio_input:
                 X = pd.DataFrame({"path": [files[i] for i in ok], "speaker": speakers})
             else:
-                X = pd.DataFrame(np.stack([vectors[i] for i in ok]),
-                                 columns=fs.feature_names)[columns]
+                values = np.stack([vectors[i] for i in ok])
+                if mode.enrols:
+                    values = _enrolment_normalised(fs, columns, ok, vectors, speakers_all,
+                                                   enrol, enrolment_prior)
+                X = pd.DataFrame(values, columns=columns if mode.enrols else fs.feature_names)
+                X = X[columns]
                 X.insert(0, "speaker", speakers)
             proba[ok] = class_probabilities(pipeline, X, len(classes))
     out = pd.DataFrame({"path": model_input["path"].astype(str) if "path" in model_input
@@ -166,15 +225,19 @@ class AudioEmotionModel(mlflow.pyfunc.PythonModel):
         self.columns = meta["columns"]
         self.classes = meta["classes"]
         self.audio_input = meta.get("audio_input", False)
+        self.normalisation = meta.get("normalisation", False)
+        self.enrolment_prior = meta.get("enrolment_prior")
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return predict_frame(self.pipeline, self.features, self.columns, self.classes,
-                             model_input, self.audio_input)
+                             model_input, self.audio_input, self.normalisation,
+                             self.enrolment_prior)
 
 
 def log_audio_model(pipeline, feature_config, feature_set: str, columns: list[str],
                     classes: list[str], example_path: str | None = None,
-                    audio_input: bool = False, name: str = "model"):
+                    audio_input: bool = False, name: str = "model",
+                    normalisation: bool | str = False, enrolment_prior: dict | None = None):
     """Log ``pipeline`` as an audio-in pyfunc under the active run; returns the ModelInfo.
 
     MLflow "models from code": the model is :mod:`benchmark.model_code` (a file, by path) and
@@ -188,16 +251,22 @@ def log_audio_model(pipeline, feature_config, feature_set: str, columns: list[st
         pipe_path.write_bytes(dump_pipeline(pipeline))
         meta = {"features": feature_config.to_dict(), "feature_set": feature_set,
                 "columns": list(columns),
-                "classes": list(classes), "audio_input": audio_input}
+                "classes": list(classes), "audio_input": audio_input,
+                "normalisation": normalisation,
+                **({"enrolment_prior": enrolment_prior} if enrolment_prior else {})}
         meta_path.write_text(json.dumps(meta, indent=1))
         signature = ModelSignature(
-            inputs=Schema([ColSpec("string", c, required=False)
-                           for c in ("path", "audio_b64", "speaker")]),
+            inputs=Schema([*[ColSpec("string", c, required=False)
+                             for c in ("path", "audio_b64", "speaker")],
+                           ColSpec("boolean", "enrol", required=False)]),
             outputs=Schema([ColSpec("string", "path"), ColSpec("string", "emotion"),
                             ColSpec("double", "confidence"),
                             *[ColSpec("double", f"p_{c}") for c in classes],
                             ColSpec("string", "error")]))
         example = pd.DataFrame({"path": [example_path or "clip.wav"], "speaker": ["unknown"]})
+        if Normalisation.parse(normalisation).enrols:  # its example enrols the clip itself
+            example = pd.concat([example.assign(enrol=True), example.assign(enrol=False)],
+                                ignore_index=True)
         with _quiet("mlflow.pyfunc"):  # its INFO line per model breaks the progress bar
             return mlflow.pyfunc.log_model(
                 name=name, python_model=str(Path(__file__).with_name("model_code.py")),

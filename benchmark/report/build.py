@@ -16,7 +16,7 @@ import pandas as pd
 
 from benchmark.metrics import MIN_SPEAKERS, N_BOOT, bootstrap_ci, pooled_uar, speaker_confusions
 from benchmark.provenance import git_state, package_versions
-from benchmark.report import comparisons, figures, readme, speakers, stats
+from benchmark.report import comparisons, figures, normalisation, readme, speakers, stats
 from benchmark.report.results import Results, collect, primary, protocols_said
 from benchmark.report.tables import Table, write
 
@@ -364,6 +364,7 @@ def write_report(experiment: str, results_dir: str | Path = "results",
     pairs = comparisons.set_pairs(res)[0] if len(res.cells) else None
     found, notes = speakers.write_speaker_report(res, out, pairs, with_figures)
     written += found
+    written += normalisation.write_normalisation_report(res, out, with_figures)
     if with_figures:
         written += make_figures(res, out, Path(results_dir))
     written.append(write_manifest(out))

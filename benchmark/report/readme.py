@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.models import MODELS
-from benchmark.report import comparisons, speakers, stats
+from benchmark.report import comparisons, normalisation, speakers, stats
 from benchmark.report.results import Results, primary, protocols_said
 from features.sets.registry import DESIGNED_ON
 
@@ -109,6 +109,18 @@ def _wall_time(out: Path) -> str:
             f"on {r['cores']} cores.{cold}")
 
 
+def enrolment_section(out: Path) -> list[str]:
+    """The README's section on realistic speaker normalisation, when the run has one."""
+    table = out / "tables" / "speaker_norm.md"
+    if not table.exists():
+        return []
+    frame = pd.read_csv(out / "tables" / "speaker_norm.csv")
+    return ["## Speaker normalisation without an oracle", "",
+            normalisation.survival_said(frame), "", table.read_text().strip(), "",
+            *[f"![{p.stem}](figures/{p.name})"
+              for p in sorted((out / "figures").glob("speaker_norm_*.png"))], ""]
+
+
 def who_fails(out: Path, notes: list[str]) -> list[str]:
     """The README's section on who the models fail: the per-gender table (or why there is
     none), the worst speakers, and the per-speaker figures."""
@@ -144,7 +156,8 @@ def write_readme(out: Path, experiment: str, written: list[Path], res: Results,
              f"Produced by `serbench run experiments/{experiment}.toml` (then `serbench report "
              f"{experiment}`, which rebuilds everything here from the stored folds) on a "
              f"machine with {os.cpu_count()} cores. Protocols: {protocols_said(cells)}.",
-             tuning_said(res), _wall_time(out), "", *who_fails(out, list(notes)),
+             tuning_said(res), _wall_time(out), "", *enrolment_section(out),
+             *who_fails(out, list(notes)),
              "## Files", "", "| file | what it is |", "|---|---|"]
     what = {
         "tables/main": "feature sets x models x corpora: UAR, WA, macro-F1, mean ± std over "
@@ -163,6 +176,9 @@ def write_readme(out: Path, experiment: str, written: list[Path], res: Results,
         "tables/variant_stats": "each ablation / augmentation variant vs the full bank, paired, "
                                 "Holm",
         "tables/uar_ci": "pooled UAR with 95% bootstrap CI over speakers",
+        "tables/speaker_norm": "every normalisation mode: pooled UAR with CI, rows scored, "
+                               "share of the speaker-norm gain kept",
+        "figures/speaker_norm_": "UAR against the number of enrolment recordings",
         "tables/speakers_long": "every test speaker's UAR per cell, with gender",
         "tables/speakers": "per cell: mean of the speakers' UARs, 10th percentile, worst "
                            "speaker",

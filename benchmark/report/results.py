@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.cells import describe_change, load_cell_results, planned_cells
+from benchmark.preprocessing import norm_label
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,8 @@ def collect(out_dir: str | Path) -> Results:
         base = meta["base"] if "base" in meta else (
             None if c["variant"] == "full" and not c.get("augmented") else "full")
         cell = {"cell_id": meta["cell_id"], "dataset": c["dataset"], "features": features,
-                "model": c["model"], "normalisation": "speaker-norm" if c["speaker_norm"]
-                else "global", "protocol": meta["protocol"],
+                "model": c["model"], "normalisation": norm_label(c["speaker_norm"]),
+                "protocol": meta["protocol"],
                 "speaker_dependent": meta["speaker_dependent"], "n_folds": meta["n_folds"],
                 "n_features": meta["n_features"], "classes": list(meta["classes"]),
                 "role": role, "base": base, "augmented": bool(c.get("augmented")),

@@ -6,6 +6,7 @@ column is bold. Every table carries a caption naming its protocol.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,7 +100,15 @@ def to_latex(t: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Said in the caption of every table with a transductive (``speaker-norm``) row.
+TRANSDUCTIVE = ("speaker-norm: transductive (the test speaker's own recordings, unlabelled, "
+                "give the statistics).")
+
+
 def write(t: Table, folder: Path) -> list[Path]:
+    if "normalisation" in t.frame and (t.frame["normalisation"] == "speaker-norm").any() \
+            and TRANSDUCTIVE not in t.caption:
+        t = dataclasses.replace(t, caption=f"{t.caption} {TRANSDUCTIVE}")
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{t.name}.{ext}" for ext in ("csv", "md", "tex")]
     t.frame.to_csv(paths[0], index=False, float_format="%.6f", lineterminator="\n")

@@ -28,10 +28,13 @@ help:
 	@echo "make lint        ruff"
 	@echo "make clean       remove caches and the virtualenv"
 
-$(VENV)/.stamp-%: pyproject.toml
+# The example plug-in (docs/extending.md) is installed too: the tests use its entry points.
+EXAMPLE := examples/serbench_example_plugin
+$(VENV)/.stamp-%: pyproject.toml $(EXAMPLE)/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -qq --upgrade pip
 	$(PIP) install -qq -e ".[$*]"
+	$(PIP) install -qq -e $(EXAMPLE)
 	$(VENV)/bin/serbench warm
 	@touch "$@"
 

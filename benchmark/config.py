@@ -136,6 +136,9 @@ class ExperimentConfig:
     tuning: TuningConfig = field(default_factory=TuningConfig)
     augmentation: AugmentConfig = field(default_factory=AugmentConfig)
     final_model: str = "best"  # one of FINAL_MODELS
+    # an import: table without rows for some files: "stop" (say which) or "drop" them from
+    # every set, as unreadable files are
+    missing_features: str = "stop"
     seed: int = 0
     results_dir: str = RUNS  # ordinary runs; `make reference` writes the committed results/
     scheduler: str | None = None  # a Dask scheduler address (tcp://host:8786); None: local
@@ -157,7 +160,12 @@ class ExperimentConfig:
                                  f"{list(values)}")
         unknown = [m for m in self.models if m not in MODELS]
         if unknown:
-            raise ValueError(f"unknown model(s) {unknown}; known: {sorted(MODELS)}")
+            from benchmark.models import plugin_models
+
+            plugins = plugin_models()
+            raise ValueError(f"unknown model(s) {unknown}; known: {sorted(MODELS)} ("
+                             + (f"plug-ins installed: {plugins}" if plugins else
+                                "no plug-in installed") + "; docs/extending.md)")
         if any(m.enrols for m in modes):
             if self.augmentation.copies:
                 raise ValueError("speaker_norm enrolment modes and augmentation exclude each "
@@ -179,6 +187,9 @@ class ExperimentConfig:
             if unknown:
                 raise KeyError(f"[fixed_params.{model}]: unknown parameter(s) {unknown}; "
                                f"known: {sorted(known)}")
+        if self.missing_features not in ("stop", "drop"):
+            raise ValueError(f"missing_features {self.missing_features!r} is not one of "
+                             "('stop', 'drop')")
         if self.final_model not in FINAL_MODELS:
             raise ValueError(f"final_model {self.final_model!r} is not one of {FINAL_MODELS}")
         if self.ablation not in ABLATIONS:

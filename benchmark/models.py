@@ -38,6 +38,9 @@ class ModelSpec:
     # measured on those corpora
     design: str = "serbench's initial defaults, set before any run on data"
     designed_on: tuple[str, ...] = ()
+    # types beyond skops's defaults that the fitted estimator holds (a plug-in's own), so its
+    # final model can be saved and loaded (benchmark.serving.TRUSTED_TYPES)
+    trusted_types: tuple[str, ...] = ()
 
     def fingerprint(self) -> dict:
         """What a cell's numbers depend on of this spec: its version, defaults and search
@@ -170,6 +173,39 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in (
                          "weights": t.suggest_categorical("weights", ["uniform", "distance"])},
               {"n_neighbors": 10, "weights": "distance"}),
 )}
+
+
+BUILT_IN = tuple(MODELS)
+PLUGINS = "serbench.models"  # the entry-point group of plug-in models
+
+
+def _plugin_models() -> dict[str, ModelSpec]:
+    """Installed plug-in models: each entry point loads a :class:`ModelSpec` of its name. A
+    plug-in that fails to load, or shadows another name, is named in a warning and left out."""
+    import warnings
+    from importlib.metadata import entry_points
+
+    out: dict[str, ModelSpec] = {}
+    for ep in entry_points(group=PLUGINS):
+        try:
+            spec = ep.load()
+        except Exception as exc:  # noqa: BLE001 - any plug-in error is its own, named
+            warnings.warn(f"model plug-in {ep.name!r} ({ep.value}) failed to load: "
+                          f"{type(exc).__name__}: {exc}", stacklevel=2)
+            continue
+        if not isinstance(spec, ModelSpec) or spec.name != ep.name or ep.name in MODELS:
+            warnings.warn(f"model plug-in {ep.name!r} ({ep.value}) is not a ModelSpec named "
+                          f"{ep.name!r}, or shadows a model: left out", stacklevel=2)
+            continue
+        out[ep.name] = spec
+    return out
+
+
+MODELS.update(_plugin_models())
+
+
+def plugin_models() -> list[str]:
+    return sorted(set(MODELS) - set(BUILT_IN))
 
 
 SELECT = "select_percentile"  # a tuned parameter of the pipeline, not of the classifier

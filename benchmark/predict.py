@@ -135,6 +135,12 @@ def predict_files(model_uri: str, files: list[str], batch: int = 64,
         raise FileNotFoundError(f"no model at {model_uri!r} in the MLflow store "
                                 f"{mlflow.get_tracking_uri()}: {first}") from exc
     classes = model.unwrap_python_model().classes
+    imported = [p.extractor.path for p in model.unwrap_python_model().features.parts
+                if hasattr(p.extractor, "rows_for")]
+    if imported:
+        raise ValueError(f"{model_uri} was trained on imported features (import:"
+                         f"{imported[0]}): it cannot compute them from audio; predict with the "
+                         "tool that made the table and the logged pipeline instead")
     mode = Normalisation.parse(model.unwrap_python_model().normalisation)
     if mode.enrols and not enrol:
         raise ValueError(f"{model_uri} was trained with speaker_norm {mode.label!r}: give "

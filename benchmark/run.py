@@ -41,6 +41,7 @@ from benchmark.cells import (
     write_plan,
 )
 from benchmark.config import ExperimentConfig
+from benchmark.corpora import data_root as resolve_root
 from benchmark.corpora import open_corpus
 from benchmark.corpora.base import NOT_AUDIO
 from benchmark.datasets import SPEAKERS, Dataset, make_datasets, resolve_corpora, speaker_table
@@ -131,9 +132,12 @@ def _say(msg: str) -> None:
 
 
 # -- data ------------------------------------------------------------------------------------
-def feature_sets(cfg: ExperimentConfig) -> dict[str, FeatureSet]:
-    """Every feature variant of the experiment (label -> set)."""
-    return {label: feature_set(v.spec, cfg.features)
+def feature_sets(cfg: ExperimentConfig, data_root: str | None = None
+                 ) -> dict[str, FeatureSet]:
+    """Every feature variant of the experiment (label -> set); an imported table's relative
+    path is read against the data root."""
+    root = str(resolve_root(data_root or cfg.data_root))
+    return {label: feature_set(v.spec, cfg.features, root)
             for label, v in cfg.feature_variants().items()}
 
 
@@ -174,8 +178,9 @@ def load_tables(cfg: ExperimentConfig, opts: RunOptions, sets: dict[str, Feature
                  f"{', '.join(names[:5])}{' ...' if len(names) > 5 else ''}")
         left_out += [(name, os.path.relpath(r.path, root), "scan", r.reason)
                      for r in scan.skipped.itertuples()]
-        table, reports = extract_columns(scan.manifest, extractors, cache, n_jobs=opts.n_jobs,
-                                         progress=opts.progress)
+        table, reports = extract_columns(scan.manifest, extractors, cache, root=root,
+                                         n_jobs=opts.n_jobs, progress=opts.progress)
+        _check_imported(name, extractors, reports, cfg.missing_features)
         for space, report in reports.items():
             _say(f"[{name}] {space}: {report.summary()}")
             for path, reason in report.errors:
@@ -194,6 +199,26 @@ def load_tables(cfg: ExperimentConfig, opts: RunOptions, sets: dict[str, Feature
                                 "seconds": round(r.seconds, 3)} for space, r in reports.items()}
     skipped = pd.DataFrame(left_out, columns=["corpus", "path", "stage", "reason"])
     return Loaded(tables, prints, timing, roots, digests, skipped)
+
+
+def _check_imported(corpus: str, extractors, reports: dict, policy: str) -> None:
+    """An imported table's extra rows are said; files without a usable row stop the run,
+    named and counted, unless ``missing_features = "drop"`` (then they are left out of every
+    set, as unreadable files are)."""
+    for ex in extractors:
+        if not hasattr(ex, "rows_for"):
+            continue
+        report = reports[ex.cache_namespace()]
+        if report.extra:
+            _say(f"[{corpus}] import:{ex.path}: {len(report.extra)} row(s) for files not in "
+                 f"{corpus}, unused: {', '.join(report.extra[:3])}"
+                 f"{' ...' if len(report.extra) > 3 else ''}")
+        if report.errors and policy == "stop":
+            shown = "; ".join(reason for _, reason in report.errors[:3])
+            raise ValueError(
+                f"import:{ex.path}: {len(report.errors)} file(s) of {corpus} without a usable "
+                f"row: {shown}{' ...' if len(report.errors) > 3 else ''}; complete the table, "
+                "or set missing_features = \"drop\" to leave them out of every set")
 
 
 def augmented_features(table: pd.DataFrame, extractors: list[Extractor], aug_cfg,
@@ -256,7 +281,7 @@ def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
     out_dir = Path(cfg.results_dir) / cfg.name
     (out_dir / "folds").mkdir(parents=True, exist_ok=True)
     bank = FeatureBank(cfg.features)
-    sets = feature_sets(cfg)
+    sets = feature_sets(cfg, opts.data_root)
     loaded = load_tables(cfg, opts, sets)
     tables, prints, timing, roots, digests = (loaded.tables, loaded.prints, loaded.timing,
                                               loaded.roots, loaded.digests)

@@ -56,12 +56,20 @@ TRUSTED_TYPES: tuple[str, ...] = (
 )
 
 
+def trusted_types() -> list[str]:
+    """:data:`TRUSTED_TYPES` and those the installed model plug-ins declare (code, never data
+    read from the artifact being vetted)."""
+    from benchmark.models import MODELS
+
+    return sorted({*TRUSTED_TYPES, *(t for s in MODELS.values() for t in s.trusted_types)})
+
+
 def dump_pipeline(pipeline) -> bytes:
-    """The pipeline as skops bytes; refuses one that :data:`TRUSTED_TYPES` could not load."""
+    """The pipeline as skops bytes; refuses one that :func:`trusted_types` could not load."""
     from skops.io import dumps, get_untrusted_types
 
     blob = dumps(pipeline)
-    unknown = sorted(set(get_untrusted_types(data=blob)) - set(TRUSTED_TYPES))
+    unknown = sorted(set(get_untrusted_types(data=blob)) - set(trusted_types()))
     if unknown:
         raise TypeError(f"the pipeline holds types outside serbench's allow-list {unknown}; "
                         "add them to benchmark.serving.TRUSTED_TYPES if they are safe")
@@ -72,7 +80,7 @@ def load_pipeline(path: str | Path):
     """A pipeline written by :func:`dump_pipeline`; only allow-listed types are built."""
     from skops.io import load
 
-    return load(path, trusted=list(TRUSTED_TYPES))
+    return load(path, trusted=trusted_types())
 
 
 def set_vector(fs, path: str, data: bytes | None) -> np.ndarray:

@@ -46,6 +46,7 @@ class ExtractReport:
     misses: int = 0
     seconds: float = 0.0
     errors: list[tuple[str, str]] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)  # an imported table's rows of no file
 
     @property
     def files_per_s(self) -> float:
@@ -253,16 +254,25 @@ def extractors_of(sets) -> list[Extractor]:
 
 
 def extract_columns(manifest: pd.DataFrame, extractors: Sequence[Extractor], cache: Cache,
-                    **kw) -> tuple[pd.DataFrame, dict[str, ExtractReport]]:
+                    root: str | None = None, **kw) -> tuple[pd.DataFrame, dict[str, ExtractReport]]:
     """Key columns, then every extractor's features (:func:`column_key` names), one row per
     manifest file that every extractor computed: so that all feature sets of an experiment
-    share the same rows, hence the same folds. Each failure is in its extractor's report."""
+    share the same rows, hence the same folds. Each failure is in its extractor's report.
+    An imported table's rows are looked up by path relative to ``root`` (the corpus's data
+    root)."""
     import pandas as pd  # here, not at the top: every worker imports this module
     paths = list(manifest["path"])
     ok = np.ones(len(paths), bool)
     blocks, names, reports = [], [], {}
     for ex in extractors:
-        values, report = extract(paths, ex, cache, kind="features", **kw)
+        if hasattr(ex, "rows_for"):  # an imported table: its rows are looked up, not computed
+            t0 = time.perf_counter()
+            values, errors, extra = ex.rows_for(paths, root)
+            report = ExtractReport(n_files=len(paths), hits=len(paths) - len(errors),
+                                   errors=errors, extra=extra,
+                                   seconds=time.perf_counter() - t0)
+        else:
+            values, report = extract(paths, ex, cache, kind="features", **kw)
         reports[ex.cache_namespace()] = report
         width = len(ex.feature_names)
         ok &= np.array([v is not None for v in values], bool)

@@ -14,6 +14,7 @@ import re
 from features.bank import FeatureBank
 from features.config import GROUPS, FeatureConfig
 from features.sets.base import FeatureSet, Part
+from features.sets.imported import PREFIX, ImportedTable
 from features.sets.librosa_classic import LibrosaClassic
 from features.sets.smile import OpenSmile
 
@@ -40,11 +41,45 @@ DESIGNED_ON: dict[str, tuple[tuple[str, ...], str]] = {
 _SPEC = re.compile(r"^(?P<name>[a-z_]+)(\[(?P<args>[a-z_, ]*)\])?$")
 
 
-def _part(spec: str, bank_config: FeatureConfig, prefix: str) -> Part:
+PLUGINS = "serbench.feature_sets"  # the entry-point group of plug-in extractors
+
+
+def plugins() -> dict[str, object]:
+    """Installed plug-in feature sets: entry-point name -> entry point (loaded on use)."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=PLUGINS)}
+
+
+def _plugin_part(name: str, ep, prefix: str) -> Part:
+    """A plug-in's extractor: its entry point loads a callable that returns one."""
+    try:
+        extractor = ep.load()()
+    except Exception as exc:  # a broken plug-in is named, not a traceback from importlib
+        raise ValueError(f"feature set {name!r}: its plug-in {ep.value} failed to load: "
+                         f"{type(exc).__name__}: {exc}") from exc
+    for attr in ("feature_names", "extract", "cache_namespace", "sr"):
+        if not hasattr(extractor, attr):
+            raise ValueError(f"feature set {name!r}: plug-in {ep.value} has no {attr!r} "
+                             "(see docs/extending.md for the contract)")
+    return Part(extractor, tuple(extractor.feature_names), prefix)
+
+
+def _part(spec: str, bank_config: FeatureConfig, prefix: str, data_root=None) -> Part:
+    if spec.strip().startswith(PREFIX):
+        table = ImportedTable(spec.strip()[len(PREFIX):], data_root)
+        if data_root is None and not table.file.is_file():
+            return Part(table, (), prefix)  # a config's check, before its data root is known
+        return Part(table, tuple(table.feature_names), prefix)
     m = _SPEC.match(spec.strip())
+    installed = plugins()
+    if m is not None and m["name"] in installed and m["name"] not in SETS:
+        return _plugin_part(m["name"], installed[m["name"]], prefix)
     if m is None or m["name"] not in SETS:
+        extra = f"; plug-ins installed: {sorted(installed)}" if installed else \
+            "; no plug-in installed"
         raise ValueError(f"unknown feature set {spec!r}; known: {sorted(SETS)}, "
-                         "bank[group,...] and fusions a+b")
+                         f"bank[group,...], import:<table> and fusions a+b{extra}")
     name, args = m["name"], m["args"]
     if args is not None and name != "bank":
         raise ValueError(f"feature set {spec!r}: only bank takes [groups]")
@@ -69,12 +104,14 @@ def _part(spec: str, bank_config: FeatureConfig, prefix: str) -> Part:
     return Part(extractor, tuple(extractor.feature_names), prefix)
 
 
-def feature_set(spec: str, bank_config: FeatureConfig | None = None) -> FeatureSet:
-    """The set ``spec`` names; ``ValueError`` naming it if it names none."""
+def feature_set(spec: str, bank_config: FeatureConfig | None = None,
+                data_root=None) -> FeatureSet:
+    """The set ``spec`` names; ``ValueError`` naming it if it names none. ``data_root``: what
+    an ``import:`` table's relative path is read against."""
     bank_config = bank_config or FeatureConfig()
     pieces = [p.strip() for p in spec.split("+")]
     if len(pieces) != len(set(pieces)) or not all(pieces):
         raise ValueError(f"feature set {spec!r}: empty or repeated part in a fusion")
     fused = len(pieces) > 1
-    parts = tuple(_part(p, bank_config, f"{p}." if fused else "") for p in pieces)
+    parts = tuple(_part(p, bank_config, f"{p}." if fused else "", data_root) for p in pieces)
     return FeatureSet(spec.replace(" ", ""), parts)

@@ -179,6 +179,22 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_paper(args) -> int:
+    from benchmark.locations import find_experiment
+    from benchmark.report.paper import PAPER, LatexError, compile_latex
+
+    out = find_experiment(args.experiment, args.results_dir) / args.experiment
+    tex = out / PAPER / "appendix.tex"
+    if not tex.exists():
+        raise FileNotFoundError(f"{tex} not found: run `serbench report {args.experiment}` first")
+    try:
+        pdf = compile_latex(tex)
+    except LatexError as exc:
+        raise ValueError(str(exc)) from exc
+    print(f"wrote {pdf}")
+    return 0
+
+
 def _cmd_predict(args) -> int:
     from benchmark.predict import expand, predict_files, resolve_model
 
@@ -331,6 +347,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", help=READERS)
     p.add_argument("--tracking-uri")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("paper", help="compile an experiment's paper/appendix.tex (pdflatex) "
+                       "and check that every table fits the page")
+    p.add_argument("experiment")
+    p.add_argument("--results-dir", help=READERS)
+    p.set_defaults(func=_cmd_paper)
 
     p = sub.add_parser("predict", help="predict emotions of audio files with a trained model")
     p.add_argument("model", help="runs:/..., models:/..., or an experiment name (its best "

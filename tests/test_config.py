@@ -92,6 +92,7 @@ WRONG_TYPES = [  # (toml, key named in the error, expected type named)
     ('speaker_norm = ["no"]', "speaker_norm 'no'", "enrol:k"),
     ('speaker_norm = [1]', "speaker_norm[0]", "bool or str"),
     ('class_weight = "balanced"', "class_weight", "bool"),
+    ('missing_features = 1', "missing_features", "str"),
     ('select_k = 1.5', "select_k", "int or none"),
     ('fixed_params = 3', "fixed_params", "a table of tables"),
     ('final_model = false', "final_model", "str"),

@@ -16,7 +16,15 @@ import pandas as pd
 
 from benchmark.metrics import MIN_SPEAKERS, N_BOOT, bootstrap_ci, pooled_uar, speaker_confusions
 from benchmark.provenance import git_state, package_versions
-from benchmark.report import comparisons, figures, normalisation, readme, speakers, stats
+from benchmark.report import (
+    comparisons,
+    figures,
+    normalisation,
+    paper,
+    readme,
+    speakers,
+    stats,
+)
 from benchmark.report.results import Results, collect, primary, protocols_said
 from benchmark.report.tables import Table, write
 
@@ -373,5 +381,9 @@ def write_report(experiment: str, results_dir: str | Path = "results",
         timespec="seconds"), "report_seconds": round(time.perf_counter() - t0, 2)}, indent=2)
         + "\n")
     written.append(stamp)
+    written += paper.write_appendix(out, experiment, readme.FILES)
+    pdf = out / paper.PAPER / "appendix.pdf"
+    if pdf.exists():  # compiled earlier (serbench paper): listed, and stale until recompiled
+        written.append(pdf)
     written.append(readme.write_readme(out, experiment, written, res, notes))
     return written

@@ -109,6 +109,56 @@ def _wall_time(out: Path) -> str:
             f"on {r['cores']} cores.{cold}")
 
 
+#: What each report file is, by the start of its path (README's file table, captions).
+FILES = {
+    "tables/main": "feature sets x models x corpora: UAR, WA, macro-F1, mean ± std over "
+                   "outer folds",
+    "tables/feature_sets": "feature sets per model and normalisation: size, speed, "
+                           "budget, UAR with CI",
+    "tables/feature_set_pairs_by_gender": "each pair of sets, within each gender",
+    "tables/feature_set_pairs": "every pair of sets with the same model and budget: "
+                                "difference with its CI, corrected t-test, Holm, verdict",
+    "figures/feature_sets_": "UAR against number of features, one point per set",
+    "figures/cross_corpus_": "cross-corpus UAR heat-map per feature set",
+    "tables/recall_": "per-emotion recall per model",
+    "tables/ablation_": "feature-group ablation",
+    "tables/cross_corpus": "train corpus x test corpus UAR",
+    "tables/stats": "highest-mean model vs others per set: corrected resampled t-test, Holm",
+    "tables/variant_stats": "each ablation / augmentation variant vs the full bank, paired, "
+                            "Holm",
+    "tables/uar_ci": "pooled UAR with 95% bootstrap CI over speakers",
+    "tables/speaker_norm": "every normalisation mode: pooled UAR with CI, rows scored, "
+                           "share of the speaker-norm gain kept",
+    "figures/speaker_norm_": "UAR against the number of enrolment recordings",
+    "tables/speakers_long": "every test speaker's UAR per cell, with gender",
+    "tables/speakers": "per cell: mean of the speakers' UARs, 10th percentile, worst "
+                       "speaker",
+    "tables/cross_gender": "trained on one gender, tested on the other, both ways",
+    "tables/gender": "UAR per gender with CIs, the gap and its permutation test (Holm)",
+    "figures/speakers_": "UAR per test speaker and cell, worst first",
+    "speakers.csv": "each speaker's corpus, gender and files (the run's data)",
+    "skipped.csv": "every file left out (scan or extraction) and why",
+    "figures/confusion_": "row-normalised confusion matrices",
+    "figures/recall_": "per-emotion recall bars",
+    "figures/distribution_": "class and speaker distributions",
+    "figures/examples_": "waveform and log-mel per emotion, one speaker",
+    "figures/optuna_history": "Optuna optimisation history (best cell, final study)",
+    "figures/optuna_importance": "Optuna parameter importances (fANOVA)",
+    "figures/ablation_": "feature-group ablation bars",
+    "paper/appendix.tex": "every table and figure with captions, the reproducibility "
+                          "paragraph and references (`serbench paper` compiles it)",
+    "paper/references.bib": "the BibTeX it cites",
+    "paper/appendix.pdf": "the compiled appendix",
+    "manifest.json": "git commit (of the report; the run's under `run`), packages, "
+                     "resolved config, seeds, corpus fingerprints",
+    "timestamps.json": "when the report was written (kept apart for determinism)",
+    "run.json": "the run's wall time, tasks run and resumed, workers",
+    "COLD_RUN.md": "how the cold run was made and how long it took",
+    "summary.csv": "one row per cell, as `serbench run` printed it",
+    "folds/": "per-fold checkpoints: predictions, best parameters (the stored runs)",
+}
+
+
 def enrolment_section(out: Path) -> list[str]:
     """The README's section on realistic speaker normalisation, when the run has one."""
     table = out / "tables" / "speaker_norm.md"
@@ -159,49 +209,7 @@ def write_readme(out: Path, experiment: str, written: list[Path], res: Results,
              tuning_said(res), _wall_time(out), "", *enrolment_section(out),
              *who_fails(out, list(notes)),
              "## Files", "", "| file | what it is |", "|---|---|"]
-    what = {
-        "tables/main": "feature sets x models x corpora: UAR, WA, macro-F1, mean ± std over "
-                       "outer folds",
-        "tables/feature_sets": "feature sets per model and normalisation: size, speed, "
-                               "budget, UAR with CI",
-        "tables/feature_set_pairs_by_gender": "each pair of sets, within each gender",
-        "tables/feature_set_pairs": "every pair of sets with the same model and budget: "
-                                    "difference with its CI, corrected t-test, Holm, verdict",
-        "figures/feature_sets_": "UAR against number of features, one point per set",
-        "figures/cross_corpus_": "cross-corpus UAR heat-map per feature set",
-        "tables/recall_": "per-emotion recall per model",
-        "tables/ablation_": "feature-group ablation",
-        "tables/cross_corpus": "train corpus x test corpus UAR",
-        "tables/stats": "highest-mean model vs others per set: corrected resampled t-test, Holm",
-        "tables/variant_stats": "each ablation / augmentation variant vs the full bank, paired, "
-                                "Holm",
-        "tables/uar_ci": "pooled UAR with 95% bootstrap CI over speakers",
-        "tables/speaker_norm": "every normalisation mode: pooled UAR with CI, rows scored, "
-                               "share of the speaker-norm gain kept",
-        "figures/speaker_norm_": "UAR against the number of enrolment recordings",
-        "tables/speakers_long": "every test speaker's UAR per cell, with gender",
-        "tables/speakers": "per cell: mean of the speakers' UARs, 10th percentile, worst "
-                           "speaker",
-        "tables/cross_gender": "trained on one gender, tested on the other, both ways",
-        "tables/gender": "UAR per gender with CIs, the gap and its permutation test (Holm)",
-        "figures/speakers_": "UAR per test speaker and cell, worst first",
-        "speakers.csv": "each speaker's corpus, gender and files (the run's data)",
-        "skipped.csv": "every file left out (scan or extraction) and why",
-        "figures/confusion_": "row-normalised confusion matrices",
-        "figures/recall_": "per-emotion recall bars",
-        "figures/distribution_": "class and speaker distributions",
-        "figures/examples_": "waveform and log-mel per emotion, one speaker",
-        "figures/optuna_history": "Optuna optimisation history (best cell, final study)",
-        "figures/optuna_importance": "Optuna parameter importances (fANOVA)",
-        "figures/ablation_": "feature-group ablation bars",
-        "manifest.json": "git commit (of the report; the run's under `run`), packages, "
-                         "resolved config, seeds, corpus fingerprints",
-        "timestamps.json": "when the report was written (kept apart for determinism)",
-        "run.json": "the run's wall time, tasks run and resumed, workers",
-        "COLD_RUN.md": "how the cold run was made and how long it took",
-        "summary.csv": "one row per cell, as `serbench run` printed it",
-        "folds/": "per-fold checkpoints: predictions, best parameters (the stored runs)",
-    }
+    what = FILES
     for r in rel:
         desc = next((v for k, v in what.items() if r.startswith(k)), "")
         lines.append(f"| `{r}` | {desc} |")

@@ -80,24 +80,11 @@ def to_markdown(t: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _tex_escape(s: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"),
-                 ("#", r"\#"), ("->", r"$\rightarrow$"), ("±", r"$\pm$")):
-        s = s.replace(a, b)
-    return s
-
-
 def to_latex(t: Table) -> str:
-    header = [_tex_escape(h) for h in (*t.index, *t.values)]
-    body = _cells(t, lambda s: rf"\textbf{{{s}}}", r" $\pm$ ")
-    spec = "l" * len(t.index) + "c" * len(t.values)
-    lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{_tex_escape(t.caption)}}}",
-             rf"\label{{tab:{t.name.replace('_', '-')}}}", rf"\begin{{tabular}}{{{spec}}}",
-             r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
-    lines += [" & ".join(_tex_escape(c) if "$" not in c and r"\textbf" not in c else c
-                         for c in row) + r" \\" for row in body]
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    return "\n".join(lines) + "\n"
+    """The table as LaTeX that fits a one-column article (:mod:`benchmark.report.latex`)."""
+    from benchmark.report.latex import to_latex as fitted
+
+    return fitted(t)
 
 
 #: Said in the caption of every table with a transductive (``speaker-norm``) row.

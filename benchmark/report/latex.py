@@ -1,0 +1,170 @@
+"""Tables a paper can take as they are: LaTeX (booktabs) that fits the text width.
+
+Fitted by design first: readable short headers (the long meaning stays in the caption), no
+constant columns (a single dataset goes to the caption), a CI as one ``[low, high]`` column,
+p-values as ``< 0.001``, ``n/a`` instead of ``nan``, numbers right-aligned at fixed decimals
+(so their decimal points align), a smaller font for wide tables. Only a table that still
+does not fit is scaled to ``\\linewidth``, by LaTeX itself, which then says so in the caption.
+Needs ``booktabs`` and ``graphicx`` (for the scaling).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: Program names -> column headers a reader understands.
+HEADERS = {
+    "dataset": "Dataset", "features": "Features", "model": "Model", "normalisation": "Norm.",
+    "n_features": "Dim.", "files_per_s": "Files/s", "budget": "Budget", "uar": "UAR",
+    "pooled UAR": "UAR (pooled)", "pooled_uar": "UAR (pooled)", "speakers": "Spk.",
+    "diff": r"$\Delta$ UAR", "gap": r"Gap (f$-$m)", "k": "$k$", "corrected_t_p": "p",
+    "p_holm": "p (Holm)", "wilcoxon_p": "p (Wilcoxon)", "wilcoxon_min_p": "min p (W.)",
+    "p_perm": "p (perm.)", "verdict": "Verdict", "a": "Set a", "b": "Set b",
+    "best": "Best", "other": "Other", "variant": "Variant", "base": "Base",
+    "uar_variant": "UAR variant", "uar_base": "UAR base", "n_female": "$n_f$",
+    "n_male": "$n_m$", "uar_female": "UAR f", "uar_male": "UAR m", "mean": "Mean",
+    "p10": "P10", "worst": "Worst", "worst_speaker": "Who", "scored": "Scored",
+    "share": "Share", "diff_female": r"$\Delta$ f", "diff_male": r"$\Delta$ m",
+    "female_to_male": r"f$\to$m", "male_to_female": r"m$\to$f", "train": "Train",
+}
+#: Pairs of columns shown as one ``[low, high]`` column, and its header.
+CI_PAIRS = (("ci_low", "ci_high", "95\\,\\% CI"), ("CI low", "CI high", "95\\,\\% CI"),
+            ("diff_ci_low", "diff_ci_high", "95\\,\\% CI"),
+            ("gap_ci_low", "gap_ci_high", "95\\,\\% CI"))
+TEXT_WIDTH_PT = 345.0  # \linewidth of a one-column article with the default margins
+_CHAR_PT = {"normal": 5.0, "footnotesize": 4.1}  # a conservative mean glyph width, pt
+
+
+_SPECIAL = {"\\": r"\textbackslash{}", "$": r"\$", "{": r"\{", "}": r"\}", "_": r"\_",
+            "%": r"\%", "&": r"\&", "#": r"\#", "^": r"\textasciicircum{}",
+            "~": r"\textasciitilde{}", "->": r"$\rightarrow$", "±": r"$\pm$",
+            "Δ": r"$\Delta$"}
+
+
+def escape(s: str) -> str:
+    """Text as LaTeX typesets it literally (one pass: no replacement is escaped again)."""
+    import re
+
+    return re.sub(r"->|[\\$&%#_{}^~±Δ]", lambda m: _SPECIAL[m.group(0)], s)
+
+
+def _is_p(col: str) -> bool:
+    return col in ("corrected_t_p", "p_holm", "wilcoxon_p", "wilcoxon_min_p", "p_perm") \
+        or col.endswith("_p")
+
+
+def _number(v, digits: int, p: bool) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "n/a"
+    if isinstance(v, str):
+        return escape(v)
+    if isinstance(v, bool | np.bool_):
+        return "yes" if v else "no"
+    if isinstance(v, int | np.integer):
+        return f"{v:d}"
+    if p:
+        return "$<$\\,0.001" if v < 0.001 else f"{v:.3f}"
+    return f"{v:.{digits}f}".replace("-", "$-$")
+
+
+def layout(t) -> tuple[list[str], list[list[str]], str, str]:
+    """Headers, rows of cells, column spec and the caption's additions of table ``t``
+    (:class:`benchmark.report.tables.Table`)."""
+    frame = t.frame.reset_index(drop=True)
+    index = [c for c in t.index]
+    said = []
+    if len(frame) > 1:  # a column with one value says it once, in the caption
+        for c in list(index):
+            values = frame[c].astype(str).unique()
+            if len(values) == 1 and len(index) > 1:
+                said.append(f"{HEADERS.get(c, c)}: {escape(values[0])}.")
+                index.remove(c)
+    frame = frame.copy()
+    for c in [*index, *t.values]:  # a long text of few kinds: a short code, the text in the
+        # caption (a tuning budget in words would take half the page on every row)
+        col = frame[c]
+        if col.dtype == object or pd.api.types.is_string_dtype(col):
+            texts = col.astype(str)
+            kinds = list(dict.fromkeys(texts))
+            if texts.str.len().max() > 24 and len(kinds) <= 6:
+                codes = {k: f"({chr(97 + i)})" for i, k in enumerate(kinds)}
+                frame[c] = texts.map(codes)
+                said.append(f"{HEADERS.get(c, c)}: " + "; ".join(
+                    f"{codes[k]} {escape(k)}" for k in kinds) + ".")
+    values = list(t.values)
+    merged: dict[str, tuple[str, str, str]] = {}
+    for lo, hi, header in CI_PAIRS:
+        if lo in values and hi in values:
+            merged[lo] = (lo, hi, header)
+            values.remove(hi)
+    best = _best(t)
+    headers = [escape(HEADERS.get(c, c)) if c not in HEADERS else HEADERS[c] for c in index]
+    headers += [merged[c][2] if c in merged else
+                (HEADERS[c] if c in HEADERS else escape(c.replace("_", " "))) for c in values]
+    rows = []
+    for i, r in frame.iterrows():
+        row = [str(r[c]) if str(r[c]).startswith("(") and len(str(r[c])) == 3 else
+               escape(str(r[c])) if not isinstance(r[c], float) else _number(r[c], 3, False)
+               for c in index]
+        for c in values:
+            if c in merged:
+                lo, hi = r[merged[c][0]], r[merged[c][1]]
+                text = "n/a" if pd.isna(lo) else \
+                    f"[{_number(lo, t.digits, False)}, {_number(hi, t.digits, False)}]"
+            else:
+                text = _number(r[c], t.digits, _is_p(c))
+                std = r.get(f"{c}_std")
+                if std is not None and not isinstance(std, str) and not pd.isna(std) \
+                        and text != "n/a":
+                    text += f" $\\pm$ {_number(std, t.digits, False)}"
+            row.append(f"\\textbf{{{text}}}" if i in best.get(c, ()) else text)
+        rows.append(row)
+    spec = "l" * len(index) + "r" * len(values)
+    if any("n/a" in cell for row in rows for cell in row):
+        said.append("n/a: no value (too few speakers or folds for it, or not measured).")
+    return headers, rows, spec, " ".join(said)
+
+
+def _best(t) -> dict[str, set[int]]:
+    from benchmark.report.tables import _best_rows
+
+    return _best_rows(t)
+
+
+def _width(headers: list[str], rows: list[list[str]], size: str) -> float:
+    """An estimate of the tabular's natural width, pt: a column is as wide as its longest
+    cell (LaTeX markup discounted), plus its separation."""
+    import re
+
+    def visible(s: str) -> int:
+        s = re.sub(r"\\textbf\{(.*)\}", r"\1", s)
+        s = re.sub(r"\$\\pm\$", "±", s)
+        s = re.sub(r"\\[a-zA-Z]+\{?\}?|[{}$]", "", s)
+        return len(s)
+    cols = list(zip(headers, *rows, strict=True)) if rows else [(h,) for h in headers]
+    sep = 12.0 if size == "normal" else 8.0
+    return sum(max(visible(c) for c in col) * _CHAR_PT[size] + sep for col in cols)
+
+
+def to_latex(t) -> str:
+    """The table as a floating ``table`` that fits a one-column article's text width."""
+    headers, rows, spec, said = layout(t)
+    size = "normal" if _width(headers, rows, "normal") <= TEXT_WIDTH_PT else "footnotesize"
+    caption = escape(t.caption) + (f" {said}" if said else "")
+    lines = [r"\begin{table}[tbp]", r"\centering",
+             r"\ifdefined\serbenchbox\else\newsavebox{\serbenchbox}\fi",
+             r"\begin{lrbox}{\serbenchbox}",
+             *([r"\footnotesize", r"\setlength{\tabcolsep}{4pt}"]
+               if size == "footnotesize" else []),
+             rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(headers) + r" \\",
+             r"\midrule", *[" & ".join(row) + r" \\" for row in rows],
+             r"\bottomrule", r"\end{tabular}", r"\end{lrbox}",
+             # scaled only if, after all the design above, it is still too wide; then said
+             rf"\caption{{{caption}\ifdim\wd\serbenchbox>\linewidth{{}} "
+             r"(Scaled to the text width.)\fi}",
+             rf"\label{{tab:{t.name.replace('_', '-')}}}",
+             r"\ifdim\wd\serbenchbox>\linewidth\resizebox{\linewidth}{!}{\usebox{\serbenchbox}}"
+             r"\else\usebox{\serbenchbox}\fi",
+             r"\end{table}"]
+    return "\n".join(lines) + "\n"

@@ -15,6 +15,7 @@ import streamlit as st
 from benchmark import audio
 from benchmark.demo import DemoSettings, allowed_path, check_upload, ordered, trained_models
 from benchmark.predict import _tracking
+from benchmark.preprocessing import Normalisation
 
 SETTINGS = DemoSettings.from_env()
 
@@ -72,7 +73,27 @@ def main() -> None:
     row = {"path": name}
     if data is not None:
         row["audio_b64"] = base64.b64encode(data).decode()
-    result = model.predict(pd.DataFrame([row])).iloc[0]
+    rows = [row]
+    mode = Normalisation.parse(model.unwrap_python_model().normalisation)
+    if mode.enrols:  # statistics of the speaker's enrolment recordings, or no answer
+        enrolment = st.file_uploader(
+            f"enrolment recordings of the same speaker (the model was trained with "
+            f"{mode.label})", type=sorted(e.lstrip(".") for e in audio.AUDIO_EXTENSIONS),
+            accept_multiple_files=True, key="enrol")
+        if not enrolment:
+            st.error(f"This model standardises features with a speaker's enrolment recordings "
+                     f"({mode.label}): upload some of the same speaker; it does not fall back "
+                     "on a global model.")
+            return
+        try:
+            for f in enrolment:
+                check_upload(f.name, f.getvalue(), SETTINGS)
+        except ValueError as exc:  # a limit: said, like the recording's
+            st.error(str(exc))
+            return
+        rows = [{"path": f.name, "audio_b64": base64.b64encode(f.getvalue()).decode(),
+                 "enrol": True} for f in enrolment] + [{**row, "enrol": False}]
+    result = model.predict(pd.DataFrame(rows)).iloc[-1]
     if result["error"]:
         st.error(result["error"])
         return

@@ -157,7 +157,9 @@ def write_appendix(out: Path, experiment: str, figure_captions: dict[str, str]) 
         r"\documentclass{article}", r"\usepackage[T1]{fontenc}", r"\usepackage{booktabs}",
         r"\usepackage{graphicx}",
         r"\pdfsuppressptexinfo=-1 \pdftrailerid{}  % the same PDF on every build",
-        r"\begin{document}", rf"\section*{{Appendix: {escape(experiment)}}}", "", text, "",
+        r"\begin{document}",
+        r"\sloppy  % hashes and commands in \texttt do not hyphenate: stretch spaces instead",
+        rf"\section*{{Appendix: {escape(experiment)}}}", "", text, "",
         r"\clearpage", *body, r"\clearpage", r"\bibliographystyle{plain}",
         r"\bibliography{references}", r"\end{document}", ""])
     (folder / "appendix.tex").write_text(tex)

@@ -49,6 +49,11 @@ def escape(s: str) -> str:
     return re.sub(r"->|[\\$&%#_{}^~±Δ]", lambda m: _SPECIAL[m.group(0)], s)
 
 
+def _text(v) -> str:
+    """A descriptive cell as text: a missing value is "n/a", never "nan"."""
+    return "n/a" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+
+
 def _is_p(col: str) -> bool:
     return col in ("corrected_t_p", "p_holm", "wilcoxon_p", "wilcoxon_min_p", "p_perm") \
         or col.endswith("_p")
@@ -76,7 +81,7 @@ def layout(t) -> tuple[list[str], list[list[str]], str, str]:
     said = []
     if len(frame) > 1:  # a column with one value says it once, in the caption
         for c in list(index):
-            values = frame[c].astype(str).unique()
+            values = pd.unique(frame[c].map(_text))
             if len(values) == 1 and len(index) > 1:
                 said.append(f"{HEADERS.get(c, c)}: {escape(values[0])}.")
                 index.remove(c)
@@ -85,7 +90,7 @@ def layout(t) -> tuple[list[str], list[list[str]], str, str]:
         # caption (a tuning budget in words would take half the page on every row)
         col = frame[c]
         if col.dtype == object or pd.api.types.is_string_dtype(col):
-            texts = col.astype(str)
+            texts = col.map(_text)
             kinds = list(dict.fromkeys(texts))
             if texts.str.len().max() > 24 and len(kinds) <= 6:
                 codes = {k: f"({chr(97 + i)})" for i, k in enumerate(kinds)}
@@ -104,8 +109,8 @@ def layout(t) -> tuple[list[str], list[list[str]], str, str]:
                 (HEADERS[c] if c in HEADERS else escape(c.replace("_", " "))) for c in values]
     rows = []
     for i, r in frame.iterrows():
-        row = [str(r[c]) if str(r[c]).startswith("(") and len(str(r[c])) == 3 else
-               escape(str(r[c])) if not isinstance(r[c], float) else _number(r[c], 3, False)
+        row = [_text(r[c]) if _text(r[c]).startswith("(") and len(_text(r[c])) == 3 else
+               escape(_text(r[c])) if not isinstance(r[c], float) else _number(r[c], 3, False)
                for c in index]
         for c in values:
             if c in merged:

@@ -156,3 +156,14 @@ def test_the_readme_says_which_cells_were_tuned():
     assert "no tuning" in tuning_said(Results(cells, folds.assign(n_trials=0), pd.DataFrame()))
     assert "Every cell was tuned" in tuning_said(Results(cells, folds.assign(n_trials=3),
                                                          pd.DataFrame()))
+
+
+def test_latex_tables_say_n_a_and_move_constant_and_long_columns_to_the_caption():
+    frame = pd.DataFrame({"dataset": ["ravdess", "ravdess"], "base": [np.nan, "bank"],
+                          "budget": ["16 trials x 3 inner folds, pruned", "fixed"],
+                          "uar": [0.61, np.nan], "p_holm": [0.0004, 0.5]})
+    t = Table("t", "Caption.", frame, ("dataset", "base", "budget"), ("uar", "p_holm"))
+    tex = to_latex(t)
+    assert "nan" not in tex and "n/a" in tex and "$<$\\,0.001" in tex
+    assert "Dataset: ravdess." in tex and "Budget: (a) 16 trials x 3 inner folds" in tex
+    assert "Norm." not in tex and r"\toprule" in tex

@@ -77,7 +77,11 @@ def enrolment_table(res: Results) -> tuple[Table | None, pd.DataFrame]:
                "Enrolment statistics are shrunk towards the training speakers' with a prior "
                "worth one recording per class. Pooled UAR of the scored rows with its 95% CI "
                f"({N_BOOT} resamples of the test speakers); share: the fraction of the "
-               "speaker-norm gain over global that the mode keeps.")
+               "speaker-norm gain over global that the mode keeps. Scored: the test rows "
+               "scored (enrolment rows are not); where enrol_neutral:k takes all of a "
+               "speaker's neutral recordings (RAVDESS has 4 per speaker), neutral is not "
+               "scored for that speaker and its UAR averages the other classes: compare "
+               "such rows with care.")
     return Table("speaker_norm", caption, shown[[
         *AXES, "normalisation", "scored", "uar", "pooled_uar", "ci", "share"]],
         (*AXES, "normalisation", "scored"), ("uar", "pooled_uar", "ci", "share"),

@@ -80,6 +80,10 @@ from features.sets import Extractor, FeatureSet, feature_set
 # through the progress bar: that one message from that one module is silenced.
 warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given",
                         category=UserWarning, module="joblib.externals.loky.process_executor")
+# Ctrl-C stops the workers' generator: joblib then counts the results it drops, through the
+# one line the interrupt is said in; the line says it already (rerun to resume).
+warnings.filterwarnings("ignore", message=r"\d+ tasks have been successfully executed",
+                        category=UserWarning, module="joblib.parallel")
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,45 @@ def _shielded():
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+class _Deferred:
+    """Ctrl-C waits while the MLflow store is written: an interrupt inside an SQLite
+    transaction leaves it locked and the run ends in a traceback instead of one line. Inside
+    :meth:`writing` a SIGINT is noted and raised when the block ends; elsewhere (waiting for
+    workers) at once."""
+
+    def __init__(self):
+        self.depth, self.pending, self.previous = 0, False, None
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+
+    def uninstall(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
+
+    def _handler(self, signum, frame):
+        if self.depth:
+            self.pending = True
+        else:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def writing(self):
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            if not self.depth and self.pending:
+                self.pending = False
+                raise KeyboardInterrupt
+
+
+_WRITES = _Deferred()
 
 
 class Interrupted(KeyboardInterrupt):
@@ -270,7 +313,11 @@ def run(cfg: ExperimentConfig, opts: RunOptions = RunOptions()) -> pd.DataFrame:
         _say(f"{cfg.name}: sending extraction and tasks to the Dask cluster at {scheduler}")
     with results_lock(cfg.results_dir, f"serbench run {cfg.name}"), \
             compute_backend(None, opts.n_jobs, scheduler):
-        return _run(cfg, opts)
+        _WRITES.install()
+        try:
+            return _run(cfg, opts)
+        finally:
+            _WRITES.uninstall()
 
 
 def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
@@ -312,7 +359,8 @@ def _run(cfg: ExperimentConfig, opts: RunOptions) -> pd.DataFrame:
     loaded.skipped.to_csv(out_dir / "skipped.csv", index=False)
     speaker_table(tables).to_csv(out_dir / SPEAKERS, index=False, lineterminator="\n")
     write_timing(out_dir, timing)
-    top = _experiment_run(cfg, tracker, prints)
+    with _WRITES.writing():
+        top = _experiment_run(cfg, tracker, prints)
     plans: list[CellPlan] = []
     try:
         return _run_cells(cfg, opts, datasets, sets, prints, roots, tracker, out_dir, top,
@@ -348,7 +396,9 @@ def _run_cells(cfg: ExperimentConfig, opts: RunOptions, datasets: list[Dataset],
         jobs += _best_final_models(cfg, cells, summary, tracker, storage_url, opts)
     summary.to_csv(out_dir / "summary.csv", index=False)
     if len(summary):
-        tracker.finish(top, {"cells": len(summary), "best_uar_mean": summary["uar_mean"].max()})
+        with _WRITES.writing():
+            tracker.finish(top, {"cells": len(summary),
+                                 "best_uar_mean": summary["uar_mean"].max()})
     wall = time.perf_counter() - t_start
     write_json(out_dir / "run.json", {"git_commit": git["commit"], "git_dirty": git["dirty"],
                                       "wall_s": round(wall, 1), "tasks_run": len(jobs),
@@ -480,9 +530,9 @@ def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
         words = (f"{model} on {ds.name}, features {cell.label} ({len(fs.feature_names)}), "
                  f"{Normalisation.parse(norm).words}, "
                  f"{meta['protocol']}, {budget.n_trials} Optuna trials per fold")
-        parent = tracker.parent(cid, cell.run_name,
-                                params, {**tags, NOTE: words}, top,
-                                {"config.json": cfg.to_dict()})
+        with _WRITES.writing():
+            parent = tracker.parent(cid, cell.run_name, params, {**tags, NOTE: words}, top,
+                                    {"config.json": cfg.to_dict()})
         yield (CellPlan(cell, cid, folder, parent, meta, table, tags, y, cfg.features,
                         rel_paths, list(folds)), X, X_aug)
 
@@ -529,7 +579,8 @@ def _pending_tasks(cfg: ExperimentConfig, plan: CellPlan, tracker: Tracker, X: n
                 done.unlink()
             else:
                 if fname != FINAL:  # checkpointed: make sure MLflow has it too
-                    log_fold(tracker, plan, fname, result)
+                    with _WRITES.writing():
+                        log_fold(tracker, plan, fname, result)
                 continue
         if fname != FINAL and not fold.speaker_dependent:
             check_disjoint(speakers, fold.train, fold.test)
@@ -577,7 +628,8 @@ def _execute(jobs: list, tracker: Tracker, name: str, opts: RunOptions) -> None:
     calls = [joblib.delayed(_keyed)(k, call, os.getpid()) for k, (_, call) in enumerate(jobs)]
     for k, result in runner(calls):
         plan, fname = jobs[k][0]
-        _record(tracker, plan, fname, result)
+        with _WRITES.writing():  # checkpoint and MLflow runs: whole, or not at all
+            _record(tracker, plan, fname, result)
         bar.update()
     bar.close()
 
@@ -663,7 +715,8 @@ def summarise_cells(plans: list[CellPlan], tracker: Tracker | None = None) -> pd
                      "wa_mean": wa_m, "wa_std": wa_s, "macro_f1_mean": f1_m,
                      "macro_f1_std": f1_s, "cell_id": plan.cell_id})
         if tracker is not None:
-            tracker.finish_parent(plan.parent, *_cell_record(plan, folds, rows[-1]))
+            with _WRITES.writing():
+                tracker.finish_parent(plan.parent, *_cell_record(plan, folds, rows[-1]))
     return pd.DataFrame(rows)
 
 

@@ -187,11 +187,15 @@ def _cmd_paper(args) -> int:
     tex = out / PAPER / "appendix.tex"
     if not tex.exists():
         raise FileNotFoundError(f"{tex} not found: run `serbench report {args.experiment}` first")
+    said: dict = {}
     try:
-        pdf = compile_latex(tex)
+        pdf = compile_latex(tex, said)
     except LatexError as exc:
         raise ValueError(str(exc)) from exc
     print(f"wrote {pdf}")
+    if said.get("scaled"):  # fits, but only scaled (its caption says so): the design to-do
+        print(f"{len(said['scaled'])} table(s) scaled to the text width: " + ", ".join(
+            f"{name} to {scale:.0%}" for name, scale in sorted(said["scaled"].items())))
     return 0
 
 

@@ -79,14 +79,31 @@ def layout(t) -> tuple[list[str], list[list[str]], str, str]:
     frame = t.frame.reset_index(drop=True)
     index = [c for c in t.index]
     said = []
+    best = _best(t)  # by the table's own column names
+    original: dict[str, str] = {}
+    values = list(t.values)
     if len(frame) > 1:  # a column with one value says it once, in the caption
-        for c in list(index):
-            values = pd.unique(frame[c].map(_text))
-            if len(values) == 1 and len(index) > 1:
-                said.append(f"{HEADERS.get(c, c)}: {escape(values[0])}.")
-                index.remove(c)
+        for c in [*index, *values]:
+            if f"{c}_std" in frame and frame[f"{c}_std"].notna().any():
+                continue  # a measurement with its spread stays a column
+            kept = pd.unique(frame[c].map(_text))
+            if len(kept) == 1 and len(index) + len(values) > 2:
+                shown = escape(kept[0]) if c in index or not isinstance(frame[c].iloc[0], float) \
+                    else _number(frame[c].iloc[0], t.digits, _is_p(c))
+                said.append(f"{HEADERS.get(c, escape(c))}: {shown}.")
+                (index if c in index else values).remove(c)
+    # a single dataset named in every header ("ravdess UAR", "ravdess WA"): once, in the caption
+    firsts = {v.split(" ", 1)[0] for v in values if " " in v}
+    if len(firsts) == 1 and all(" " in v for v in values if not v.endswith("_std")) \
+            and "Dataset:" not in " ".join(said):
+        said.append(f"Dataset: {escape(firsts.pop())}.")
+        short = {v: v.split(" ", 1)[1] for v in values}
+        frame = frame.rename(columns={**short, **{f"{v}_std": f"{short[v]}_std"
+                                                  for v in values if f"{v}_std" in frame}})
+        values = [short[v] for v in values]
+        original = {new: old for old, new in short.items()}
     frame = frame.copy()
-    for c in [*index, *t.values]:  # a long text of few kinds: a short code, the text in the
+    for c in [*index, *values]:  # a long text of few kinds: a short code, the text in the
         # caption (a tuning budget in words would take half the page on every row)
         col = frame[c]
         if col.dtype == object or pd.api.types.is_string_dtype(col):
@@ -97,13 +114,11 @@ def layout(t) -> tuple[list[str], list[list[str]], str, str]:
                 frame[c] = texts.map(codes)
                 said.append(f"{HEADERS.get(c, c)}: " + "; ".join(
                     f"{codes[k]} {escape(k)}" for k in kinds) + ".")
-    values = list(t.values)
     merged: dict[str, tuple[str, str, str]] = {}
     for lo, hi, header in CI_PAIRS:
         if lo in values and hi in values:
             merged[lo] = (lo, hi, header)
             values.remove(hi)
-    best = _best(t)
     headers = [escape(HEADERS.get(c, c)) if c not in HEADERS else HEADERS[c] for c in index]
     headers += [merged[c][2] if c in merged else
                 (HEADERS[c] if c in HEADERS else escape(c.replace("_", " "))) for c in values]
@@ -123,7 +138,8 @@ def layout(t) -> tuple[list[str], list[list[str]], str, str]:
                 if std is not None and not isinstance(std, str) and not pd.isna(std) \
                         and text != "n/a":
                     text += f" $\\pm$ {_number(std, t.digits, False)}"
-            row.append(f"\\textbf{{{text}}}" if i in best.get(c, ()) else text)
+            row.append(f"\\textbf{{{text}}}" if i in best.get(original.get(c, c), ())
+                       else text)
         rows.append(row)
     spec = "l" * len(index) + "r" * len(values)
     if any("n/a" in cell for row in rows for cell in row):
@@ -165,6 +181,8 @@ def to_latex(t) -> str:
              rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(headers) + r" \\",
              r"\midrule", *[" & ".join(row) + r" \\" for row in rows],
              r"\bottomrule", r"\end{tabular}", r"\end{lrbox}",
+             # the natural width, in the log: what `serbench paper` reports as scaled
+             rf"\typeout{{serbench table {t.name}: \the\wd\serbenchbox}}",
              # scaled only if, after all the design above, it is still too wide; then said
              rf"\caption{{{caption}\ifdim\wd\serbenchbox>\linewidth{{}} "
              r"(Scaled to the text width.)\fi}",

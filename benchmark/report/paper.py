@@ -178,10 +178,18 @@ def overfull(log: str, tolerance_pt: float = 1.0) -> list[str]:
                                             log) if float(m.group(1)) > tolerance_pt]
 
 
-def compile_latex(tex: Path) -> Path:
+def scaled(log: str, width_pt: float = 345.0) -> dict[str, float]:
+    """Tables whose natural width (the ``serbench table`` lines of the log) exceeds the text
+    width, with the scale LaTeX applied to fit them."""
+    found = re.findall(r"serbench table (\S+): ([\d.]+)pt", log)
+    return {name: width_pt / float(w) for name, w in found if float(w) > width_pt}
+
+
+def compile_latex(tex: Path, report: dict | None = None) -> Path:
     """``pdflatex``, ``bibtex``, ``pdflatex`` twice, in ``tex``'s folder, reproducibly; returns
-    the PDF. :class:`LatexError` naming the first error or the overfull boxes; ``FileNotFoundError``
-    when ``pdflatex`` is not installed."""
+    the PDF, and in ``report["scaled"]`` (if given) the tables scaled to fit (:func:`scaled`).
+    Raises :class:`LatexError` naming the first error or the overfull boxes, and
+    ``FileNotFoundError`` when ``pdflatex`` is not installed."""
     if shutil.which("pdflatex") is None:
         raise FileNotFoundError("pdflatex is not installed (Debian: texlive-latex-base "
                                 "texlive-latex-recommended)")
@@ -199,7 +207,10 @@ def compile_latex(tex: Path) -> Path:
             first = next((line for line in text.splitlines() if line.startswith("!")),
                          done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "")
             raise LatexError(f"{tex}: {cmd[0]} failed: {first}")
-    wide = overfull(tex.with_suffix(".log").read_text(errors="replace"))
+    log = tex.with_suffix(".log").read_text(errors="replace")
+    if report is not None:
+        report["scaled"] = scaled(log)
+    wide = overfull(log)
     if wide:
         raise LatexError(f"{tex}: {len(wide)} box(es) wider than the text: {wide[0]}")
     for ext in (".aux", ".bbl", ".blg", ".out", ".log"):  # the PDF is what is kept (the log

@@ -55,7 +55,9 @@ def main_table(res: Results) -> Table:
     caption = (f"UAR, weighted accuracy (WA) and macro-F1 by feature set, model and "
                f"normalisation, mean ± std over outer folds ({protocols_said(cells)}). Bold: best "
                f"per column (read on the test folds).{flag}{budgets}")
-    return Table("main", caption, frame, ("features", "model", "normalisation"), values)
+    uar = tuple(v for v in values if v.endswith(" UAR"))  # the paper table: UAR; WA, F1: CSV
+    return Table("main", caption, frame, ("features", "model", "normalisation"), values,
+                 paper=uar if len(uar) < len(values) else None)
 
 
 def recall_tables(res: Results) -> list[Table]:
@@ -144,7 +146,7 @@ def stats_table(res: Results) -> Table | None:
     return Table("stats", caption, frame, ("dataset", "features", "normalisation", "best",
                                            "other", "k"),
                  ("diff", "corrected_t_p", "p_holm", "wilcoxon_p", "wilcoxon_min_p"),
-                 bold_best=False)
+                 bold_best=False, paper=("diff", "p_holm"))
 
 
 def variant_stats_table(res: Results) -> Table | None:
@@ -162,7 +164,7 @@ def variant_stats_table(res: Results) -> Table | None:
     return Table("variant_stats", caption, frame, ("dataset", "model", "normalisation",
                                                    "variant", "base", "k"),
                  ("uar_variant", "uar_base", "diff", "corrected_t_p", "p_holm",
-                  "wilcoxon_p"), bold_best=False)
+                  "wilcoxon_p"), bold_best=False, paper=("uar_variant", "diff", "p_holm"))
 
 
 def best_per_set(res: Results) -> pd.DataFrame:

@@ -129,7 +129,8 @@ def pairs_table(res: Results) -> Table | None:
     return Table("feature_set_pairs", caption, frame.reset_index(drop=True),
                  (*AXES, "a", "b", "budget", "k"),
                  ("diff", "diff_ci_low", "diff_ci_high", "corrected_t_p", "p_holm",
-                  "wilcoxon_p", "wilcoxon_min_p"), bold_best=False)
+                  "wilcoxon_p", "wilcoxon_min_p"), bold_best=False,
+                 paper=("diff", "diff_ci_low", "diff_ci_high", "p_holm"))
 
 
 def _interval(r) -> str:

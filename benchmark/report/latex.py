@@ -81,7 +81,10 @@ def layout(t) -> tuple[list[str], list[list[str]], str, str]:
     said = []
     best = _best(t)  # by the table's own column names
     original: dict[str, str] = {}
-    values = list(t.values)
+    values = list(t.paper or t.values)
+    if t.paper:
+        rest = [escape(c) for c in t.values if c not in t.paper]
+        said.append(f"More columns ({', '.join(rest)}) in {escape(t.name)}.csv.")
     if len(frame) > 1:  # a column with one value says it once, in the caption
         for c in [*index, *values]:
             if f"{c}_std" in frame and frame[f"{c}_std"].notna().any():

@@ -218,7 +218,7 @@ def gender_table(frame: pd.DataFrame) -> Table:
         "female_ci", "uar_male", "male_ci", "gap", "gap_ci", "p_perm", "p_holm", "verdict"]],
         ("dataset", "features", "model", "normalisation", "n_female", "n_male"),
         ("uar_female", "female_ci", "uar_male", "male_ci", "gap", "gap_ci", "p_perm", "p_holm",
-         "verdict"), bold_best=False)
+         "verdict"), bold_best=False, paper=("uar_female", "uar_male", "gap", "gap_ci", "p_holm"))
 
 
 def _ci(lo: float, hi: float) -> str:

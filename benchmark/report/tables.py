@@ -24,6 +24,9 @@ class Table:
     higher_is_better: bool = True
     digits: int = 3
     bold_best: bool = True  # off for tables of p-values, where "best" means nothing
+    # the value columns a paper's LaTeX table shows (None: all); the rest stay in the CSV and
+    # Markdown, and the caption says so
+    paper: tuple[str, ...] | None = None
 
 
 def _fmt(mean: float, std: float | None, digits: int) -> str:

@@ -70,19 +70,28 @@ def speaker_confusions(preds: pd.DataFrame, classes: list[str]) -> tuple[np.ndar
 MIN_SPEAKERS = 4
 
 
-def _boot_uars(conf: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """Pooled UAR of ``n_boot`` resamples of the speakers (rows of ``conf``), drawn from
-    ``seed``: the same seed draws the same speakers for any ``conf`` of that many speakers,
-    which is what pairs two cells' resamples."""
-    rng = np.random.default_rng(seed)
-    n = conf.shape[0]
-    weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n)
-                        for _ in range(n_boot)])
+def resample_counts(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray:
+    """(n_boot, n): how often each of ``n`` speakers is drawn in each resample with
+    replacement."""
+    return np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(n_boot)])
+
+
+def weighted_uars(conf: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Pooled UAR of each row of ``weights`` (B, S): speaker s's confusion counted
+    ``weights[b, s]`` times (a resample's counts, or a 0/1 mask of speakers)."""
     total = np.einsum("bs,skl->bkl", weights, conf)
     support = total.sum(axis=2)
     recall = np.divide(np.einsum("bkk->bk", total), support, out=np.zeros_like(support),
                        where=support > 0)
     return (recall * (support > 0)).sum(1) / np.maximum((support > 0).sum(1), 1)
+
+
+def _boot_uars(conf: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """Pooled UAR of ``n_boot`` resamples of the speakers (rows of ``conf``), drawn from
+    ``seed``: the same seed draws the same speakers for any ``conf`` of that many speakers,
+    which is what pairs two cells' resamples."""
+    rng = np.random.default_rng(seed)
+    return weighted_uars(conf, resample_counts(rng, conf.shape[0], n_boot))
 
 
 def bootstrap_ci(conf: np.ndarray, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float]:
@@ -119,18 +128,16 @@ def pooled_uar(conf: np.ndarray) -> float:
     return float(np.mean(np.diag(total)[support > 0] / support[support > 0]))
 
 
-def speaker_breakdown(preds: pd.DataFrame, classes: list[str], genders: dict[str, str]
-                      ) -> dict:
+def speaker_breakdown(conf: np.ndarray, speakers: list, genders: dict[str, str]) -> dict:
     """Who a cell fails, for its MLflow run (sortable in the UI): the worst test speaker's
     UAR, the 10th percentile of the speakers' UARs and, where the test speakers include both
     genders, the gap: pooled UAR of the female speakers' files minus the male speakers'.
 
-    ``preds``: the cell's test predictions (``speaker``, ``true``, ``pred``); ``genders``:
-    speaker -> ``female`` / ``male`` / ``unknown``.
+    ``conf``, ``speakers``: :func:`speaker_confusions` of the cell's test predictions;
+    ``genders``: speaker -> ``female`` / ``male`` / ``unknown``.
     """
-    per = np.array([uar(g["true"], g["pred"]) for _, g in preds.groupby("speaker", sort=True)])
+    per = weighted_uars(conf, np.eye(len(speakers)))  # each speaker alone
     out = {"worst_speaker_uar": float(per.min()), "speaker_uar_p10": float(np.quantile(per, 0.1))}
-    conf, speakers = speaker_confusions(preds, classes)
     g = np.array([genders.get(s, "unknown") for s in speakers])
     if (g == "female").any() and (g == "male").any():
         out["gender_gap"] = pooled_uar(conf[g == "female"]) - pooled_uar(conf[g == "male"])

@@ -729,7 +729,7 @@ def _cell_record(plan: CellPlan, folds: list[dict], row: dict) -> tuple[dict, di
                           for k, f in enumerate(folds) for p, s, t, q in
                           zip(f["paths"], f["speakers"], f["y_true"], f["y_pred"],
                               strict=True)])
-    conf, _ = metrics.speaker_confusions(preds, classes)
+    conf, speakers = metrics.speaker_confusions(preds, classes)
     lo, hi = metrics.bootstrap_ci(conf)
     m = {k: row[k] for k in ("uar_mean", "uar_std", "wa_mean", "wa_std", "macro_f1_mean",
                              "macro_f1_std")}
@@ -737,7 +737,7 @@ def _cell_record(plan: CellPlan, folds: list[dict], row: dict) -> tuple[dict, di
               "pooled_uar_ci_high": hi, "fit_s": sum(f["fit_s"] for f in folds),
               "tune_s": sum(f["tune_s"] for f in folds)})
     genders = dict(zip(plan.table["speaker"], plan.table["gender"], strict=True))
-    m.update(metrics.speaker_breakdown(preds, classes, genders))  # who the cell fails
+    m.update(metrics.speaker_breakdown(conf, speakers, genders))  # who the cell fails
     timed = [f for f in folds if f.get("seconds_per_epoch") is not None]  # networks
     if timed:
         m["seconds_per_epoch"] = float(np.mean([f["seconds_per_epoch"] for f in timed]))

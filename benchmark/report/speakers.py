@@ -97,15 +97,6 @@ def worst_speakers(res: Results, uars: pd.DataFrame) -> Table:
 
 
 # -- per gender ------------------------------------------------------------------------------
-def _pooled(conf: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """Pooled UAR of the speakers each row of ``masks`` (n, S) selects."""
-    total = (masks @ conf.reshape(conf.shape[0], -1)).reshape(len(masks), *conf.shape[1:])
-    support = total.sum(axis=2)
-    recall = np.divide(np.einsum("bkk->bk", total), support, out=np.zeros_like(support),
-                       where=support > 0)
-    return (recall * (support > 0)).sum(1) / np.maximum((support > 0).sum(1), 1)
-
-
 def gender_gap(conf: np.ndarray, female: np.ndarray, n_perm: int = N_PERM, n_boot: int = N_BOOT,
                seed: int = 0) -> dict:
     """Pooled UAR of each gender's speakers, their 95% speaker-bootstrap CIs, the gap
@@ -127,20 +118,14 @@ def gender_gap(conf: np.ndarray, female: np.ndarray, n_perm: int = N_PERM, n_boo
     if min(len(f), len(m)) < MIN_SPEAKERS:
         return out
     rng = np.random.default_rng(seed)
-    boot_f = _pooled(f, _resample(rng, len(f), n_boot))
-    boot_m = _pooled(m, _resample(rng, len(m), n_boot))
+    boot_f = metrics.weighted_uars(f, metrics.resample_counts(rng, len(f), n_boot))
+    boot_m = metrics.weighted_uars(m, metrics.resample_counts(rng, len(m), n_boot))
     out["gap_ci_low"], out["gap_ci_high"] = np.quantile(boot_f - boot_m, [0.025, 0.975])
     perms = np.stack([rng.permutation(female) for _ in range(n_perm)]).astype(float)
-    null = _pooled(conf, perms) - _pooled(conf, 1 - perms)
+    null = metrics.weighted_uars(conf, perms) - metrics.weighted_uars(conf, 1 - perms)
     out["p_perm"] = float((1 + np.sum(np.abs(null) >= abs(out["gap"]) - 1e-12))
                           / (n_perm + 1))
     return out
-
-
-def _resample(rng, n: int, n_boot: int) -> np.ndarray:
-    """(n_boot, n) counts of each speaker in a resample with replacement."""
-    return np.stack([np.bincount(rng.integers(0, n, n), minlength=n)
-                     for _ in range(n_boot)]).astype(float)
 
 
 def _genders_of(speakers: list[str], genders: pd.Series) -> np.ndarray:

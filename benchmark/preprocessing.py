@@ -155,11 +155,7 @@ def enrolment_normalise(X: np.ndarray, speakers: np.ndarray, rows: np.ndarray,
         block, k = X[enrol], len(enrol)
         mean = (k * block.mean(axis=0) + strength * m0) / (k + strength)
         var = (k * block.var(axis=0) + strength * v0) / (k + strength)
-        sd = np.sqrt(var)
-        constant = (sd <= rtol * np.abs(mean)) | (sd == 0)
-        target = X[rows[spk_rows == spk]]
-        out[spk_rows == spk] = np.where(constant, 0.0,
-                                        (target - mean) / np.where(constant, 1.0, sd))
+        out[spk_rows == spk] = _standardise(X[rows[spk_rows == spk]], mean, np.sqrt(var), rtol)
     return out
 
 
@@ -187,10 +183,16 @@ def standardize_per_speaker(X: np.ndarray, speakers: np.ndarray, rtol: float = 1
     for spk in pd.unique(speakers):
         rows = speakers == spk
         block = X[rows]
-        mean, sd = block.mean(axis=0), block.std(axis=0)
-        constant = (sd <= rtol * np.abs(mean)) | (sd == 0)
-        out[rows] = np.where(constant, 0.0, (block - mean) / np.where(constant, 1.0, sd))
+        out[rows] = _standardise(block, block.mean(axis=0), block.std(axis=0), rtol)
     return out
+
+
+def _standardise(block: np.ndarray, mean: np.ndarray, sd: np.ndarray, rtol: float
+                 ) -> np.ndarray:
+    """``(block - mean) / sd`` per column; a constant column (spread below ``rtol`` times its
+    mean magnitude, or zero) becomes 0, whatever the features' unit."""
+    constant = (sd <= rtol * np.abs(mean)) | (sd == 0)
+    return np.where(constant, 0.0, (block - mean) / np.where(constant, 1.0, sd))
 
 
 class SpeakerStandardScaler(TransformerMixin, BaseEstimator):

@@ -364,15 +364,15 @@ def write_report(experiment: str, results_dir: str | Path = "results",
     res = collect(out)
     if res.cells.empty:
         raise FileNotFoundError(f"no finished cells under {out / 'folds'}; run the experiment")
+    compared = comparisons.set_pairs(res)  # once: the pairs table, README and gender split
     tables = [main_table(res), *recall_tables(res), *ablation_tables(res), ci_table(res)]
     tables += [t for t in (comparisons.feature_set_table(res, out),
-                           comparisons.pairs_table(res), cross_corpus_table(res),
+                           comparisons.pairs_table(res, compared), cross_corpus_table(res),
                            stats_table(res), variant_stats_table(res)) if t is not None]
     written: list[Path] = []
     for t in tables:
         written += write(t, out / "tables")
-    pairs = comparisons.set_pairs(res)[0] if len(res.cells) else None
-    found, notes = speakers.write_speaker_report(res, out, pairs, with_figures)
+    found, notes = speakers.write_speaker_report(res, out, compared[0], with_figures)
     written += found
     written += normalisation.write_normalisation_report(res, out, with_figures)
     if with_figures:
@@ -387,5 +387,5 @@ def write_report(experiment: str, results_dir: str | Path = "results",
     pdf = out / paper.PAPER / "appendix.pdf"
     if pdf.exists():  # compiled earlier (serbench paper): listed, and stale until recompiled
         written.append(pdf)
-    written.append(readme.write_readme(out, experiment, written, res, notes))
+    written.append(readme.write_readme(out, experiment, written, res, notes, compared))
     return written

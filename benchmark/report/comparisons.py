@@ -107,8 +107,9 @@ def feature_set_table(res: Results, out: Path) -> Table | None:
                   "budget"), ("uar", "ci_low", "ci_high"), bold_best=False)
 
 
-def pairs_table(res: Results) -> Table | None:
-    pairs, unequal = set_pairs(res)
+def pairs_table(res: Results, compared: tuple | None = None) -> Table | None:
+    """``compared``: :func:`set_pairs` of ``res``, when the caller has it already."""
+    pairs, unequal = compared or set_pairs(res)
     if pairs.empty:
         return None
     frame = pairs[[*AXES, "a", "b", "budget", "diff", "diff_ci_low", "diff_ci_high", "k",
@@ -139,10 +140,11 @@ def _interval(r) -> str:
     return f" [{r['diff_ci_low']:+.3f}, {r['diff_ci_high']:+.3f}]"
 
 
-def verdicts(res: Results) -> list[str]:
+def verdicts(res: Results, compared: tuple | None = None) -> list[str]:
     """Sentences on the feature-set comparison, one per dataset: the pairs the primary test
-    (after Holm over the whole table) says differ, and how close the tied ones are."""
-    pairs, unequal = set_pairs(res)
+    (after Holm over the whole table) says differ, and how close the tied ones are.
+    ``compared``: :func:`set_pairs` of ``res``, when the caller has it already."""
+    pairs, unequal = compared or set_pairs(res)
     said = []
     for dataset, grp in (pairs.groupby("dataset", sort=True) if not pairs.empty else []):
         n_spk = int(grp["n_speakers"].min())

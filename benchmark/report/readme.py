@@ -20,7 +20,7 @@ from benchmark.report.results import Results, primary, protocols_said
 from features.sets.registry import DESIGNED_ON
 
 
-def opening(res: Results) -> str:
+def opening(res: Results, compared: tuple | None = None) -> str:
     """The README's first paragraph: per dataset, the highest mean UAR of the table (a
     maximum, not a verdict); the feature-set verdicts; what each variant changed."""
     means = res.folds.groupby("cell_id")["uar"].mean()
@@ -36,7 +36,7 @@ def opening(res: Results) -> str:
         parts.append(f"On {dataset}, the highest mean UAR of the {len(ranked)} cells is "
                      f"{what}'s, {best['uar']:.3f} (a maximum read on the test folds, not a "
                      "verdict).")
-    parts += comparisons.verdicts(res)
+    parts += comparisons.verdicts(res, compared)
     variants = stats.variant_comparisons(res.cells, res.folds)
     if not variants.empty:
         for (dataset, model, norm), grp in variants.groupby(
@@ -192,7 +192,7 @@ def who_fails(out: Path, notes: list[str]) -> list[str]:
 
 
 def write_readme(out: Path, experiment: str, written: list[Path], res: Results,
-                 notes: list[str] = ()) -> Path:
+                 notes: list[str] = (), compared: tuple | None = None) -> Path:
     cells = res.cells
     rel = sorted(str(p.relative_to(out)) for p in written)
     headline = (out / "tables" / "main.md").read_text().strip()
@@ -201,7 +201,7 @@ def write_readme(out: Path, experiment: str, written: list[Path], res: Results,
                   out / "tables" / "variant_stats.md"]:
         if extra.exists():  # a run about sets or variants opens with their comparisons too
             headline += "\n\n" + extra.read_text().strip()
-    lines = [f"# Results of `{experiment}`", "", opening(res), "", design_said(res), "",
+    lines = [f"# Results of `{experiment}`", "", opening(res, compared), "", design_said(res), "",
              headline, "",
              f"Produced by `serbench run experiments/{experiment}.toml` (then `serbench report "
              f"{experiment}`, which rebuilds everything here from the stored folds) on a "

@@ -140,7 +140,7 @@ def stats_table(res: Results) -> Table | None:
                "corrected resampled t-test of Nadeau & Bengio (2003), p_holm Holm-adjusted over "
                f"the {stats.tested(cmp)} tested rows; Wilcoxon signed-rank only where its floor "
                f"with k folds (2/2^k) is under {stats.ALPHA}; no test with fewer than "
-               f"{MIN_SPEAKERS} test speakers. " + protocols_said(res.cells))
+               f"{MIN_SPEAKERS} test speakers. " + protocols_said(res.cells) + ".")
     frame = cmp[["dataset", "features", "normalisation", "best", "other", "diff", "k",
                  "corrected_t_p", "p_holm", "wilcoxon_p", "wilcoxon_min_p", "verdict"]]
     return Table("stats", caption, frame, ("dataset", "features", "normalisation", "best",
@@ -158,7 +158,8 @@ def variant_stats_table(res: Results) -> Table | None:
                "hyper-parameters, paired over the same outer folds: UAR difference and the "
                "corrected resampled t-test (Nadeau & Bengio 2003), p_holm Holm-adjusted over "
                f"the {stats.tested(cmp)} tested rows; Wilcoxon signed-rank only where its "
-               f"floor with k folds (2/2^k) is under {stats.ALPHA}. " + protocols_said(res.cells))
+               f"floor with k folds (2/2^k) is under {stats.ALPHA}. "
+               f"{protocols_said(res.cells)}.")
     frame = cmp[["dataset", "model", "normalisation", "variant", "base", "uar_variant",
                  "uar_base", "diff", "k", "corrected_t_p", "p_holm", "wilcoxon_p", "verdict"]]
     return Table("variant_stats", caption, frame, ("dataset", "model", "normalisation",
@@ -202,7 +203,7 @@ def ci_table(res: Results) -> Table:
                      "normalisation": c["normalisation"], "pooled UAR": pooled,
                      "CI low": lo, "CI high": hi, "speakers": len(speakers)})
     return Table("uar_ci", f"Pooled UAR over all test files with a 95% bootstrap confidence "
-                 f"interval ({N_BOOT} resamples of speakers). {protocols_said(res.cells)}",
+                 f"interval ({N_BOOT} resamples of speakers). {protocols_said(res.cells)}.",
                  pd.DataFrame(rows), ("dataset", "features", "model", "normalisation"),
                  ("pooled UAR", "CI low", "CI high"))
 

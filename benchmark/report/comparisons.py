@@ -101,7 +101,7 @@ def feature_set_table(res: Results, out: Path) -> Table | None:
                "the cache was warm), the tuning budget of each cell, UAR mean ± std over outer "
                f"folds and the 95 % CI of the pooled UAR ({N_BOOT} speaker resamples; n/a with "
                f"fewer than {MIN_SPEAKERS} test speakers). Paired tests between sets: "
-               "tables/feature_set_pairs. " + protocols_said(cells))
+               "tables/feature_set_pairs. " + protocols_said(cells) + ".")
     return Table("feature_sets", caption, frame,
                  ("dataset", "normalisation", "model", "features", "n_features", "files_per_s",
                   "budget"), ("uar", "ci_low", "ci_high"), bold_best=False)
@@ -124,7 +124,7 @@ def pairs_table(res: Results, compared: tuple | None = None) -> Table | None:
         f"where p_holm < {stats.ALPHA}, else tied. Wilcoxon signed-rank p is shown only where "
         f"its floor with k folds (wilcoxon_min_p = 2/2^k) is under {stats.ALPHA}. No test or "
         "interval with "
-        f"fewer than {MIN_SPEAKERS} test speakers. " + protocols_said(res.cells))
+        f"fewer than {MIN_SPEAKERS} test speakers. " + protocols_said(res.cells) + ".")
     if unequal:
         caption += " Not compared, unequal budgets: " + "; ".join(unequal) + "."
     return Table("feature_set_pairs", caption, frame.reset_index(drop=True),

@@ -18,7 +18,7 @@ HEADERS = {
     "dataset": "Dataset", "features": "Features", "model": "Model", "normalisation": "Norm.",
     "n_features": "Dim.", "files_per_s": "Files/s", "budget": "Budget", "uar": "UAR",
     "pooled UAR": "UAR (pooled)", "pooled_uar": "UAR (pooled)", "speakers": "Spk.",
-    "diff": r"$\Delta$ UAR", "gap": r"Gap (f$-$m)", "k": "$k$", "corrected_t_p": "p",
+    "diff": r"$\Delta$ UAR", "gap": r"Gap (f$-$m)", "k": "$k$", "corrected_t_p": "p (unadj.)",
     "p_holm": "p (Holm)", "wilcoxon_p": "p (Wilcoxon)", "wilcoxon_min_p": "min p (W.)",
     "p_perm": "p (perm.)", "verdict": "Verdict", "a": "Set a", "b": "Set b",
     "best": "Best", "other": "Other", "variant": "Variant", "base": "Base",
@@ -27,13 +27,26 @@ HEADERS = {
     "p10": "P10", "worst": "Worst", "worst_speaker": "Who", "scored": "Scored",
     "share": "Share", "diff_female": r"$\Delta$ f", "diff_male": r"$\Delta$ m",
     "female_to_male": r"f$\to$m", "male_to_female": r"m$\to$f", "train": "Train",
+    **dict.fromkeys(("female_ci", "male_ci", "ci_female", "ci_male", "gap_ci",
+                     "female_to_male_ci", "male_to_female_ci"), "95\\,\\% CI"),
 }
+#: The names papers use for the built-in feature sets and models (a fusion's parts each), with
+#: what the caption says of the short ones; any other name prints as written.
+NAMES = {"egemaps": ("eGeMAPS", None), "compare": ("ComParE", None),
+         "librosa_classic": ("librosa", "librosa: the classic librosa recipe"),
+         "logreg": ("LR", "LR: logistic regression"),
+         "svm_linear": ("SVM-lin", "SVM-lin: linear SVM"),
+         "svm_rbf": ("SVM-RBF", "SVM-RBF: RBF-kernel SVM"), "rf": ("RF", "RF: random forest"),
+         "xgboost": ("XGBoost", None), "knn": ("$k$-NN", "$k$-NN: $k$ nearest neighbours"),
+         "cnn": ("CNN", "CNN: the log-mel CNN")}
+#: Decimals of a column when not the table's own (a throughput is a count per second).
+DIGITS = {"files_per_s": 0}
 #: Pairs of columns shown as one ``[low, high]`` column, and its header.
 CI_PAIRS = (("ci_low", "ci_high", "95\\,\\% CI"), ("CI low", "CI high", "95\\,\\% CI"),
             ("diff_ci_low", "diff_ci_high", "95\\,\\% CI"),
             ("gap_ci_low", "gap_ci_high", "95\\,\\% CI"))
 TEXT_WIDTH_PT = 345.0  # \linewidth of a one-column article with the default margins
-_CHAR_PT = {"normal": 5.0, "footnotesize": 4.1}  # a conservative mean glyph width, pt
+_CHAR_PT = {"normal": 5.5, "footnotesize": 4.4}  # a digit's width and some margin, pt
 
 
 _SPECIAL = {"\\": r"\textbackslash{}", "$": r"\$", "{": r"\{", "}": r"\}", "_": r"\_",
@@ -62,8 +75,8 @@ def _is_p(col: str) -> bool:
 def _number(v, digits: int, p: bool) -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "n/a"
-    if isinstance(v, str):
-        return escape(v)
+    if isinstance(v, str):  # an interval already in words gets real minus signs
+        return escape(v).replace("-", "$-$") if v.startswith("[") else escape(v)
     if isinstance(v, bool | np.bool_):
         return "yes" if v else "no"
     if isinstance(v, int | np.integer):
@@ -83,7 +96,7 @@ def layout(t) -> tuple[list[str], list[list[str]], str, str]:
     original: dict[str, str] = {}
     values = list(t.paper or t.values)
     if t.paper:
-        rest = [escape(c) for c in t.values if c not in t.paper]
+        rest = [HEADERS.get(c, escape(c)) for c in t.values if c not in t.paper]
         said.append(f"More columns ({', '.join(rest)}) in {escape(t.name)}.csv.")
     if len(frame) > 1:  # a column with one value says it once, in the caption
         for c in [*index, *values]:
@@ -126,17 +139,18 @@ def layout(t) -> tuple[list[str], list[list[str]], str, str]:
     headers += [merged[c][2] if c in merged else
                 (HEADERS[c] if c in HEADERS else escape(c.replace("_", " "))) for c in values]
     rows = []
+    named: dict[str, None] = {}
     for i, r in frame.iterrows():
         row = [_text(r[c]) if _text(r[c]).startswith("(") and len(_text(r[c])) == 3 else
-               escape(_text(r[c])) if not isinstance(r[c], float) else _number(r[c], 3, False)
-               for c in index]
+               _named(_text(r[c]), named) if not isinstance(r[c], float)
+               else _number(r[c], DIGITS.get(c, t.digits), False) for c in index]
         for c in values:
             if c in merged:
                 lo, hi = r[merged[c][0]], r[merged[c][1]]
                 text = "n/a" if pd.isna(lo) else \
                     f"[{_number(lo, t.digits, False)}, {_number(hi, t.digits, False)}]"
             else:
-                text = _number(r[c], t.digits, _is_p(c))
+                text = _number(r[c], DIGITS.get(c, t.digits), _is_p(c))
                 std = r.get(f"{c}_std")
                 if std is not None and not isinstance(std, str) and not pd.isna(std) \
                         and text != "n/a":
@@ -145,9 +159,23 @@ def layout(t) -> tuple[list[str], list[list[str]], str, str]:
                        else text)
         rows.append(row)
     spec = "l" * len(index) + "r" * len(values)
+    if named:
+        said.append("; ".join(named) + ".")
     if any("n/a" in cell for row in rows for cell in row):
         said.append("n/a: no value (too few speakers or folds for it, or not measured).")
     return headers, rows, spec, " ".join(said)
+
+
+def _named(text: str, named: dict[str, None]) -> str:
+    """A descriptive cell with the built-in names as papers write them (:data:`NAMES`);
+    ``named`` collects the meanings the caption owes the reader."""
+    parts = []
+    for part in text.split("+"):
+        label, meaning = NAMES.get(part, (None, None))
+        parts.append(label or escape(part))
+        if meaning:
+            named[meaning] = None
+    return "+".join(parts)
 
 
 def _best(t) -> dict[str, set[int]]:
@@ -158,39 +186,157 @@ def _best(t) -> dict[str, set[int]]:
 
 def _width(headers: list[str], rows: list[list[str]], size: str) -> float:
     """An estimate of the tabular's natural width, pt: a column is as wide as its longest
-    cell (LaTeX markup discounted), plus its separation."""
+    cell (LaTeX markup discounted; capitals, bold and punctuation weighted by their glyph
+    widths in Computer Modern), plus its separation."""
     import re
 
-    def visible(s: str) -> int:
+    def visible(s: str) -> float:
+        bold = 1.1 if "\\textbf" in s else 1.0
         s = re.sub(r"\\textbf\{(.*)\}", r"\1", s)
         s = re.sub(r"\$\\pm\$", "±", s)
+        s = re.sub(r"\$(-|<|\\Delta|\\to)\$", "M", s)  # a math sign: as wide as a capital
         s = re.sub(r"\\[a-zA-Z]+\{?\}?|[{}$]", "", s)
-        return len(s)
+        return bold * sum(1.4 if ch.isupper() else 0.55 if ch in ".,:;()[]-'|!il " else 1.0
+                          for ch in s)
     cols = list(zip(headers, *rows, strict=True)) if rows else [(h,) for h in headers]
     sep = 12.0 if size == "normal" else 8.0
     return sum(max(visible(c) for c in col) * _CHAR_PT[size] + sep for col in cols)
 
 
+def _fits(headers: list[str], rows: list[list[str]]) -> str | None:
+    """The font size at which the table fits the text width, or None."""
+    return next((size for size in ("normal", "footnotesize")
+                 if _width(headers, rows, size) <= TEXT_WIDTH_PT), None)
+
+
+def grouped(headers: list[str], rows: list[list[str]], n_index: int
+            ) -> tuple[list[str], list[tuple[str, list[list[str]]]]]:
+    """A table too wide for the page as a paper sets it: descriptive columns of few values
+    (the normalisation, the model) become group rows above their rows, fewest groups first,
+    until it fits. Returns the remaining headers and ``(group label, rows)`` pairs; one
+    group when the table fits as it is."""
+    out: list[int] = []
+    while _fits(_drop(headers, out), [_drop(r, out) for r in rows]) is None:
+        options = [j for j in range(n_index) if j not in out
+                   and 1 < len({r[j] for r in rows}) <= 8 and n_index - len(out) > 1]
+        if not options:
+            break
+        # the fewest groups (a table's height grows with each), then the longest values
+        j = min(options, key=lambda j: (len({r[j] for r in rows}),
+                                        -max(len(r[j]) for r in rows), j))
+        out.append(j)
+    if not out:
+        return headers, [("", rows)]
+    groups: dict[tuple, list[list[str]]] = {}
+    for r in rows:  # in order of first appearance: the table's own order within a group
+        groups.setdefault(tuple(r[j] for j in out), []).append(_drop(r, out))
+    labels = {key: ", ".join(f"{headers[j]}: {v}" for j, v in zip(out, key, strict=True))
+              for key in groups}
+    return _drop(headers, out), [(labels[k], g) for k, g in groups.items()]
+
+
+def _drop(cells: list[str], cols: list[int]) -> list[str]:
+    return [c for j, c in enumerate(cells) if j not in cols]
+
+
+def reader_terms(caption: str) -> str:
+    r"""An escaped caption naming columns as the LaTeX headers do (``p (Holm)``, not
+    ``p\_holm``): the captions are shared with the CSV and Markdown, which keep the program
+    names."""
+    import re
+
+    for name, header in sorted(HEADERS.items(), key=lambda kv: -len(kv[0])):
+        if "_" in name:
+            caption = re.sub(rf"(?<![\w\\]){re.escape(escape(name))}(?!\w)",
+                             lambda _m, h=header: h, caption)
+    return re.sub(r"(?<!\w)diff:", lambda _m: HEADERS["diff"] + ":", caption)
+
+
+TEXT_HEIGHT_PT = 550.0  # \textheight of that article
+_LINE_PT = {"normal": 12.0, "footnotesize": 9.5}  # a row's height
+_CAPTION_CHARS = 75  # characters per caption line at the text width
+
+
+def _pages(groups: list[tuple[str, list[list[str]]]], size: str, caption: str
+           ) -> list[list[tuple[str, list[list[str]]]]]:
+    """The groups in parts that each fit a page: the first under the whole caption, the
+    others under a one-line "continued" caption; a group cut between parts repeats its
+    label."""
+    def room(first: bool) -> float:
+        lines = -(-len(caption) // _CAPTION_CHARS) if first else 1
+        # the float's separations, the rules and the header row
+        return TEXT_HEIGHT_PT - 12.0 * lines - 40.0 - _LINE_PT[size]
+    line = _LINE_PT[size]
+    parts: list[list[tuple[str, list[list[str]]]]] = [[]]
+    used = 0.0
+    for label, g in groups:
+        current = None
+        for k, row in enumerate(g):
+            opening = (line if label else 0.0) + 3.0 if current is None else 0.0  # label, rule
+            if parts[-1] and used + opening + line > room(len(parts) == 1):
+                parts.append([])
+                used, current = 0.0, None
+                opening = (line if label else 0.0) + 3.0
+            if current is None:
+                current = (f"{label} (cont.)" if label and k else label, [])
+                parts[-1].append(current)
+            current[1].append(row)
+            used += opening + line
+    return parts
+
+
+def _float(name: str, caption: str, label: str, headers: list[str], spec: str, size: str,
+           groups: list[tuple[str, list[list[str]]]]) -> list[str]:
+    """One ``table`` float: the tabular measured in a box, spanning both columns of a
+    two-column document when it is wider than one, scaled (and said) only if wider than
+    the page."""
+    body = []
+    for k, (group, g) in enumerate(groups):
+        if group:
+            body += [*([r"\midrule"] if k else []),
+                     rf"\multicolumn{{{len(headers)}}}{{@{{}}l}}{{\textit{{{group}}}}} \\"]
+        body += [" & ".join(row) + r" \\" for row in g]
+    return [r"\ifdefined\serbenchbox\else\newsavebox{\serbenchbox}\fi",
+            r"\begin{lrbox}{\serbenchbox}",
+            *([r"\footnotesize", r"\setlength{\tabcolsep}{4pt}"]
+              if size == "footnotesize" else []),
+            rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(headers) + r" \\",
+            r"\midrule", *body, r"\bottomrule", r"\end{tabular}", r"\end{lrbox}",
+            # two columns (\columnwidth < \textwidth) and too wide for one: span both
+            r"\def\serbenchfloat{table}\ifdim\wd\serbenchbox>\columnwidth"
+            r"\ifdim\columnwidth<\textwidth\def\serbenchfloat{table*}\fi\fi",
+            # the natural width and the float, in the log: what `serbench paper` reports
+            rf"\typeout{{serbench table {name}: \the\wd\serbenchbox\space in \serbenchfloat}}",
+            r"\expandafter\begin\expandafter{\serbenchfloat}[tbp]",
+            r"\centering",
+            # scaled only if, after all the design, it is still too wide; then said
+            rf"\caption{{{caption}\ifdim\wd\serbenchbox>\linewidth{{}} "
+            r"(Scaled to the text width.)\fi}",
+            rf"\label{{{label}}}",
+            r"\ifdim\wd\serbenchbox>\linewidth\resizebox{\linewidth}{!}{\usebox{\serbenchbox}}"
+            r"\else\usebox{\serbenchbox}\fi",
+            r"\expandafter\end\expandafter{\serbenchfloat}"]
+
+
 def to_latex(t) -> str:
-    """The table as a floating ``table`` that fits a one-column article's text width."""
+    """The table as floating tables that fit a one-column article's text width and
+    height (a table taller than a page continues in a second float).
+
+    In a two-column document, a table wider than the column spans both (``table*``), so one
+    file serves both layouts."""
     headers, rows, spec, said = layout(t)
-    size = "normal" if _width(headers, rows, "normal") <= TEXT_WIDTH_PT else "footnotesize"
-    caption = escape(t.caption) + (f" {said}" if said else "")
-    lines = [r"\begin{table}[tbp]", r"\centering",
-             r"\ifdefined\serbenchbox\else\newsavebox{\serbenchbox}\fi",
-             r"\begin{lrbox}{\serbenchbox}",
-             *([r"\footnotesize", r"\setlength{\tabcolsep}{4pt}"]
-               if size == "footnotesize" else []),
-             rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(headers) + r" \\",
-             r"\midrule", *[" & ".join(row) + r" \\" for row in rows],
-             r"\bottomrule", r"\end{tabular}", r"\end{lrbox}",
-             # the natural width, in the log: what `serbench paper` reports as scaled
-             rf"\typeout{{serbench table {t.name}: \the\wd\serbenchbox}}",
-             # scaled only if, after all the design above, it is still too wide; then said
-             rf"\caption{{{caption}\ifdim\wd\serbenchbox>\linewidth{{}} "
-             r"(Scaled to the text width.)\fi}",
-             rf"\label{{tab:{t.name.replace('_', '-')}}}",
-             r"\ifdim\wd\serbenchbox>\linewidth\resizebox{\linewidth}{!}{\usebox{\serbenchbox}}"
-             r"\else\usebox{\serbenchbox}\fi",
-             r"\end{table}"]
+    n_index = spec.count("l")
+    headers, groups = grouped(headers, rows, n_index)
+    n_index -= len(spec) - len(headers)
+    spec = "l" * n_index + "r" * (len(headers) - n_index)
+    size = _fits(headers, [r for _, g in groups for r in g]) or "footnotesize"
+    caption = reader_terms(escape(t.caption)) + (f" {said}" if said else "")
+    if len(groups) > 1:
+        caption += " Rows are grouped under the values they share."
+    label = f"tab:{t.name.replace('_', '-')}"
+    lines = []
+    for k, part in enumerate(_pages(groups, size, caption)):
+        lines += _float(t.name if k == 0 else f"{t.name}/{k + 1}",
+                        caption if k == 0 else rf"Table~\ref{{{label}}}, continued.",
+                        label if k == 0 else f"{label}-{k + 1}", headers, spec, size, part)
     return "\n".join(lines) + "\n"

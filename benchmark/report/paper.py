@@ -173,9 +173,11 @@ class LatexError(RuntimeError):
 
 
 def overfull(log: str, tolerance_pt: float = 1.0) -> list[str]:
-    """The overfull boxes of a LaTeX log wider than ``tolerance_pt``."""
-    return [m.group(0) for m in re.finditer(r"Overfull \\[hv]box \(([\d.]+)pt too \w+\)[^\n]*",
-                                            log) if float(m.group(1)) > tolerance_pt]
+    """The overfull boxes of a LaTeX log wider than ``tolerance_pt``, and the floats taller
+    than the page by as much."""
+    return [m.group(0) for m in re.finditer(
+        r"Overfull \\[hv]box \(([\d.]+)pt too \w+\)[^\n]*|Float too large for page by "
+        r"([\d.]+)pt[^\n]*", log) if float(m.group(1) or m.group(2)) > tolerance_pt]
 
 
 def scaled(log: str, width_pt: float = 345.0) -> dict[str, float]:
@@ -187,7 +189,8 @@ def scaled(log: str, width_pt: float = 345.0) -> dict[str, float]:
 
 def compile_latex(tex: Path, report: dict | None = None) -> Path:
     """``pdflatex``, ``bibtex``, ``pdflatex`` twice, in ``tex``'s folder, reproducibly; returns
-    the PDF, and in ``report["scaled"]`` (if given) the tables scaled to fit (:func:`scaled`).
+    the PDF, and in ``report`` (if given) the tables scaled to fit (``"scaled"``,
+    :func:`scaled`) and those spanning both columns of a two-column document (``"spanning"``).
     Raises :class:`LatexError` naming the first error or the overfull boxes, and
     ``FileNotFoundError`` when ``pdflatex`` is not installed."""
     if shutil.which("pdflatex") is None:
@@ -210,6 +213,8 @@ def compile_latex(tex: Path, report: dict | None = None) -> Path:
     log = tex.with_suffix(".log").read_text(errors="replace")
     if report is not None:
         report["scaled"] = scaled(log)
+        report["spanning"] = sorted(set(re.findall(r"serbench table (\S+): [\d.]+pt in table\*",
+                                                   log)))
     wide = overfull(log)
     if wide:
         raise LatexError(f"{tex}: {len(wide)} box(es) wider than the text: {wide[0]}")

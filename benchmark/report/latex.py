@@ -218,7 +218,7 @@ def grouped(headers: list[str], rows: list[list[str]], n_index: int
     out: list[int] = []
     while _fits(_drop(headers, out), [_drop(r, out) for r in rows]) is None:
         options = [j for j in range(n_index) if j not in out
-                   and 1 < len({r[j] for r in rows}) <= 8 and n_index - len(out) > 1]
+                   and len({r[j] for r in rows}) <= 8 and n_index - len(out) > 1]
         if not options:
             break
         # the fewest groups (a table's height grows with each), then the longest values

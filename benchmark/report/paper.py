@@ -202,7 +202,8 @@ def compile_latex(tex: Path, report: dict | None = None) -> Path:
         steps += [["bibtex", tex.stem]]
     steps += [steps[0], steps[0]]
     for cmd in steps:
-        done = subprocess.run(cmd, cwd=tex.parent, env=env, capture_output=True, text=True,
+        done = subprocess.run(cmd, cwd=tex.parent, env=env, capture_output=True,
+                              encoding="utf-8", errors="replace",  # TeX echoes 8-bit text
                               timeout=300)
         if done.returncode != 0:
             log = tex.with_suffix(".log")

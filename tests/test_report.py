@@ -106,12 +106,13 @@ def test_bootstrap_ci_brackets_pooled_uar_and_narrows_with_speakers():
 
 
 def test_table_formats_escape_and_bold():
-    frame = pd.DataFrame({"model": ["svm_rbf", "rf"], "UAR": [0.61, 0.55],
+    frame = pd.DataFrame({"model": ["my_model", "svm_rbf"], "UAR": [0.61, 0.55],
                           "UAR_std": [0.05, 0.04]})
     t = Table("t", "A caption with ± and 50% of x_y", frame, ("model",), ("UAR",))
     tex, md = to_latex(t), to_markdown(t)
-    assert r"svm\_rbf" in tex and r"\textbf{0.610 $\pm$ 0.050}" in tex and r"50\%" in tex
-    assert "**0.610 ± 0.050**" in md and "| rf | 0.550 ± 0.040 |" in md
+    assert r"my\_model" in tex and r"\textbf{0.610 $\pm$ 0.050}" in tex and r"50\%" in tex
+    assert "SVM-RBF &" in tex and "RBF-kernel SVM" in tex  # as papers name it, said once
+    assert "**0.610 ± 0.050**" in md and "| svm_rbf | 0.550 ± 0.040 |" in md
 
 
 def test_ablation_readme_opens_with_what_each_group_did(tmp_path, trained_smoke):

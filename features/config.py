@@ -40,8 +40,8 @@ STATISTICS: tuple[str, ...] = ("mean", "std", "min", "max", "percentiles", "skew
 #: min / max (one frame each) and skewness / kurtosis (unstable on a few hundred frames) give
 #: way to percentiles; voice quality and formants are the phonation and articulation that
 #: eGeMAPS keeps.
-DEFAULT_GROUPS: tuple[str, ...] = ("temporal", "spectral", "contrast", "mfcc", "pitch",
-                                   "balance", "prosody", "voice", "formants")
+DEFAULT_GROUPS: tuple[str, ...] = ("spectral", "contrast", "mfcc", "pitch", "balance",
+                                   "prosody", "voice", "formants")
 DEFAULT_FUNCTIONALS: tuple[str, ...] = ("mean", "std", "percentiles", "slope")
 #: Groups of frame rows (one row per frame, summarised by every functional).
 FRAME_GROUPS: tuple[str, ...] = ("temporal", "spectral", "contrast", "chroma", "mfcc", "logmel")
@@ -82,8 +82,12 @@ class FeatureConfig:
     n_mfcc: int = 40
     delta_order: int = 2  # 0: none, 1: deltas, 2: deltas and delta-deltas
     delta_width: int = 9  # frames, odd
-    n_contrast_bands: int = 6
+    n_contrast_bands: int = 5
     contrast_fmin: float = 200.0
+    #: the highest frequency the spectral shape and contrast rows read, Hz (None: Nyquist, as
+    #: librosa): above it, a corpus's spectrum shows where its recording chain's anti-aliasing
+    #: filter cut, not the voice (tests/test_invariance.py)
+    spectral_fmax: float | None = 6400.0
     contrast_quantile: float = 0.02
     rolloff_percent: float = 0.85
     n_chroma: int = 12
@@ -107,6 +111,10 @@ class FeatureConfig:
             bad.append(f"n_mfcc = {self.n_mfcc} above n_mels = {self.n_mels}")
         if not 0 <= self.fmin < (self.fmax or self.sr / 2) <= self.sr / 2:
             bad.append(f"fmin = {self.fmin}, fmax = {self.fmax} (need 0 <= fmin < fmax <= sr/2)")
+        top = self.contrast_fmin * 2.0 ** (self.n_contrast_bands - 1)  # the top band's start
+        if self.spectral_fmax is not None and not top < self.spectral_fmax <= self.sr / 2:
+            bad.append(f"spectral_fmax = {self.spectral_fmax} (need {top:g} < spectral_fmax <= "
+                       f"sr/2: above the top contrast band's lower edge)")
         if bad:
             raise ValueError("out of range: " + "; ".join(bad))
         unknown = [g for g in self.groups if g not in GROUPS]

@@ -49,7 +49,8 @@ def _shape_kernel(mag_frames, freqs, roll_percent):
 
 
 def shape(sp: Spectra, cfg: FeatureConfig) -> np.ndarray:
-    """Spectral centroid, bandwidth (p=2), roll-off (Hz) and flatness (power, amin 1e-10).
+    """Spectral centroid, bandwidth (p=2), roll-off (Hz) and flatness (power, amin 1e-10), of
+    the bins up to ``cfg.spectral_fmax`` (librosa's given those bins and their frequencies).
 
     Returns
     -------
@@ -57,10 +58,12 @@ def shape(sp: Spectra, cfg: FeatureConfig) -> np.ndarray:
         Rows in :data:`SHAPE_NAMES` order. Peeters (2004), A large set of audio features for
         sound description, IRCAM; Dubnov (2004) for flatness.
     """
-    out = _shape_kernel(sp.mag_frames, fft_frequencies(cfg), cfg.rolloff_percent)
+    freqs = fft_frequencies(cfg)
+    n = len(freqs) if cfg.spectral_fmax is None else int(np.sum(freqs <= cfg.spectral_fmax))
+    out = _shape_kernel(sp.mag_frames[:, :n], freqs[:n], cfg.rolloff_percent)
     # flatness: geometric over arithmetic mean of the power; the logs vectorised in float32
     # (a tenth of the float64 kernel's cost, well inside the tests' tolerance)
-    p = np.maximum(sp.power, np.float32(1e-10))
+    p = np.maximum(sp.power[:n], np.float32(1e-10))
     out[3] = np.exp(np.log(p).mean(axis=0, dtype=np.float64)) / p.mean(axis=0, dtype=np.float64)
     return out
 
@@ -69,13 +72,19 @@ SHAPE_NAMES = ("centroid", "bandwidth", "rolloff", "flatness")
 
 
 @lru_cache(maxsize=16)
-def contrast_bands(sr: int, n_fft: int, fmin: float, n_bands: int, quantile: float):
-    """Bin ranges [start, stop) and quantile counts of the octave bands, as librosa draws them."""
+def contrast_bands(sr: int, n_fft: int, fmin: float, n_bands: int, quantile: float,
+                   fmax: float | None = None):
+    """Bin ranges [start, stop) and quantile counts of the octave bands, as librosa draws them
+    (on the bins up to ``fmax``, Hz, when given: the top band then ends there, not at
+    Nyquist)."""
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    if fmax is not None:
+        freqs = freqs[freqs <= fmax]
     octa = np.zeros(n_bands + 2)
     octa[1:] = fmin * 2.0 ** np.arange(n_bands + 1)
-    if np.any(octa[:-1] >= 0.5 * sr):
-        raise ValueError("spectral contrast bands exceed Nyquist: lower contrast_fmin or bands")
+    if np.any(octa[:-1] >= min(0.5 * sr, freqs[-1])):
+        raise ValueError("spectral contrast bands exceed Nyquist or spectral_fmax: lower "
+                         "contrast_fmin or n_contrast_bands")
     starts, stops, counts = [], [], []
     for k, (lo, hi) in enumerate(zip(octa[:-1], octa[1:], strict=True)):
         idx = np.flatnonzero((freqs >= lo) & (freqs <= hi))
@@ -135,8 +144,11 @@ def contrast(sp: Spectra, cfg: FeatureConfig) -> np.ndarray:
 
     Jiang et al. (2002), Music type classification by spectral contrast feature, ICME. As in
     librosa, peaks and valleys are magnitude means converted with ``power_to_db`` (top_db 80).
+    With ``spectral_fmax``, librosa's on the bins up to it: the top band then measures the
+    voice, not where the recording chain's anti-aliasing filter cut (``tests/test_invariance``).
     """
     starts, stops, counts = contrast_bands(cfg.sr, cfg.n_fft, cfg.contrast_fmin,
-                                           cfg.n_contrast_bands, cfg.contrast_quantile)
+                                           cfg.n_contrast_bands, cfg.contrast_quantile,
+                                           cfg.spectral_fmax)
     peak, valley = _contrast_kernel(sp.mag_frames, starts, stops, counts)
     return power_to_db(peak) - power_to_db(valley)

@@ -4,6 +4,8 @@ Tolerances (documented in features/README.md): float32 STFT rounding only, excep
 is a different algorithm from pYIN and is held to agreement rates instead.
 """
 
+import dataclasses
+
 import librosa
 import numpy as np
 import pytest
@@ -68,7 +70,10 @@ def test_zcr_and_rms(signal):
 def test_spectral_shape(signal):
     y, sp, S = signal
     c, bw, ro, fl = spectral.shape(sp, CFG)
-    kw = dict(S=S, sr=CFG.sr, n_fft=CFG.n_fft)
+    freq = librosa.fft_frequencies(sr=CFG.sr, n_fft=CFG.n_fft)
+    kept = freq <= CFG.spectral_fmax  # the bins the default reads
+    S = S[kept]
+    kw = dict(S=S, freq=freq[kept], sr=CFG.sr, n_fft=CFG.n_fft)
     np.testing.assert_allclose(c, librosa.feature.spectral_centroid(**kw)[0], rtol=1e-4)
     np.testing.assert_allclose(bw, librosa.feature.spectral_bandwidth(**kw)[0], rtol=1e-4)
     bin_hz = CFG.sr / CFG.n_fft  # float32 cumulative sums may cross the threshold a bin apart
@@ -81,12 +86,21 @@ def test_spectral_shape(signal):
 
 def test_contrast(signal):
     y, sp, S = signal
-    ref = librosa.feature.spectral_contrast(S=S, sr=CFG.sr, n_fft=CFG.n_fft,
-                                            fmin=CFG.contrast_fmin,
+    # the default's top band ends at spectral_fmax: librosa's on the bins up to it
+    freq = librosa.fft_frequencies(sr=CFG.sr, n_fft=CFG.n_fft)
+    kept = freq <= CFG.spectral_fmax
+    ref = librosa.feature.spectral_contrast(S=S[kept], freq=freq[kept], sr=CFG.sr,
+                                            n_fft=CFG.n_fft, fmin=CFG.contrast_fmin,
                                             n_bands=CFG.n_contrast_bands,
                                             quantile=CFG.contrast_quantile)
     out = spectral.contrast(sp, CFG)
-    assert out.shape == (7, sp.n_frames)
+    assert out.shape == (CFG.n_contrast_bands + 1, sp.n_frames)
+    # and without it, librosa's own bands up to Nyquist
+    full = dataclasses.replace(CFG, n_contrast_bands=6, spectral_fmax=None)
+    np.testing.assert_allclose(
+        spectral.contrast(sp, full).mean(axis=1),
+        librosa.feature.spectral_contrast(S=S, sr=CFG.sr, n_fft=CFG.n_fft, fmin=200.0,
+                                          n_bands=6, quantile=0.02).mean(axis=1), atol=0.01)
     # valleys are means of a band's quietest bins, down where a float32 transform's rounding
     # (~1e-6 of the peak) shows: most frames agree to 1e-3 dB, nearly all to 0.1 dB, the rest
     # are near-silent, and the utterance statistics agree to 0.01 dB

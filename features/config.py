@@ -33,9 +33,11 @@ GROUPS: tuple[str, ...] = (
 STATISTICS: tuple[str, ...] = ("mean", "std", "min", "max", "percentiles", "skew", "kurt",
                                "slope")
 
-#: The default bank (957 columns): every group but chroma and log-mel, summarised by robust
-#: functionals, the spectral envelope over voiced frames. Chosen on RAVDESS and TESS together
-#: (features/README.md, "The default"): chroma adds nothing once MFCCs are there (ablation),
+#: The default bank (939 columns): every group but zero crossings / rms, chroma and log-mel,
+#: summarised by robust functionals, the spectral envelope over voiced frames. Chosen on
+#: RAVDESS and TESS together (features/README.md, "The default"): zero crossings count the
+#: recording chain's band limit and rms is the level, which loudness has (test_invariance);
+#: chroma adds nothing once MFCCs are there (ablation),
 #: the 64 log-mel bands are the MFCCs' own information again and cost TESS 0.06-0.1 UAR, and
 #: min / max (one frame each) and skewness / kurtosis (unstable on a few hundred frames) give
 #: way to percentiles; voice quality and formants are the phonation and articulation that

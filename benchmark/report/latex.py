@@ -136,10 +136,10 @@ def layout(t) -> tuple[list[str], list[list[str]], str, str]:
             merged[lo] = (lo, hi, header)
             values.remove(hi)
     headers = [escape(HEADERS.get(c, c)) if c not in HEADERS else HEADERS[c] for c in index]
-    headers += [merged[c][2] if c in merged else
-                (HEADERS[c] if c in HEADERS else escape(c.replace("_", " "))) for c in values]
-    rows = []
     named: dict[str, None] = {}
+    headers += [merged[c][2] if c in merged else HEADERS[c] if c in HEADERS
+                else _header(c, named) for c in values]
+    rows = []
     for i, r in frame.iterrows():
         row = [_text(r[c]) if _text(r[c]).startswith("(") and len(_text(r[c])) == 3 else
                _named(_text(r[c]), named) if not isinstance(r[c], float)
@@ -164,6 +164,18 @@ def layout(t) -> tuple[list[str], list[list[str]], str, str]:
     if any("n/a" in cell for row in rows for cell in row):
         said.append("n/a: no value (too few speakers or folds for it, or not measured).")
     return headers, rows, spec, " ".join(said)
+
+
+def _header(column: str, named: dict[str, None]) -> str:
+    """A value column's header: a cell's name ``model (normalisation)`` as two lines, the
+    model as papers name it (:data:`NAMES`; its meaning joins ``named``)."""
+    import re
+
+    m = re.fullmatch(r"(\S+) \((.+)\)", column)
+    if m is None:
+        return escape(column.replace("_", " "))
+    name = _named(m[1], named)
+    return rf"\begin{{tabular}}[b]{{@{{}}r@{{}}}}{name}\\({escape(m[2])})\end{{tabular}}"
 
 
 def _named(text: str, named: dict[str, None]) -> str:
@@ -191,6 +203,9 @@ def _width(headers: list[str], rows: list[list[str]], size: str) -> float:
     import re
 
     def visible(s: str) -> float:
+        if s.startswith(r"\begin{tabular}"):  # a header on two lines: its longer line
+            return max(visible(line) for line in s[s.index("}}") + 2:-len(r"\end{tabular}")]
+                       .split(r"\\"))
         bold = 1.1 if "\\textbf" in s else 1.0
         s = re.sub(r"\\textbf\{(.*)\}", r"\1", s)
         s = re.sub(r"\$\\pm\$", "±", s)

@@ -220,6 +220,8 @@ class ExperimentConfig:
         def plain(v):
             if isinstance(v, MappingProxyType | dict):
                 return {k: plain(x) for k, x in v.items()}
+            if isinstance(v, FeatureConfig):  # its own stored form (FeatureConfig.to_dict)
+                return plain(v.to_dict())
             if dataclasses.is_dataclass(v):
                 return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
             if isinstance(v, tuple):

@@ -227,7 +227,7 @@ class AudioEmotionModel(mlflow.pyfunc.PythonModel):
         meta = json.loads(Path(context.artifacts["meta"]).read_text())
         self.pipeline = load_pipeline(context.artifacts["pipeline"])
         spec = meta.get("feature_set", "bank")
-        config = FeatureConfig.from_dict(meta["features"])
+        config = FeatureConfig.from_stored(meta["features"])
         self.features = (FeatureSet("logmel", ()) if spec == "logmel" else
                          feature_set(spec, config))
         self.columns = meta["columns"]

@@ -56,6 +56,10 @@ FRAME_GROUPS: tuple[str, ...] = ("temporal", "spectral", "contrast", "chroma", "
 DEFAULT_VOICED_GROUPS: tuple[str, ...] = ("spectral", "contrast", "mfcc")
 
 
+#: Parameters added after configs were first stored, each with the value that computes what the
+#: code did before it: a stored config without one means that value (FeatureConfig.from_stored).
+ADDED: dict[str, object] = {"spectral_fmax": None}
+
 #: Parameters that must be above zero, and those that are fractions in (0, 1): checked when a
 #: config is made, so that a bad value is one line naming it, not a traceback from a kernel.
 _POSITIVE = ("sr", "win_ms", "hop_ms", "n_fft", "n_mels", "n_mfcc", "n_contrast_bands",
@@ -182,12 +186,22 @@ class FeatureConfig:
         return replace(self, groups=GROUPS, functionals=STATISTICS)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Every parameter, but one added later (:data:`ADDED`) that holds the value which
+        computes what the code did before it existed: so a config's digest, the key of its
+        cached features, stays what it was."""
+        return {k: v for k, v in asdict(self).items() if k not in ADDED or v != ADDED[k]}
 
     @classmethod
     def from_dict(cls, values: dict, where: str = "features") -> FeatureConfig:
-        """From plain values (a TOML table, a stored JSON config); keys and types checked."""
+        """From plain values (a TOML table); keys and types checked."""
         return build(cls, values, where)
+
+    @classmethod
+    def from_stored(cls, values: dict, where: str = "features") -> FeatureConfig:
+        """From a config stored whole by :meth:`to_dict` (a run's ``config.resolved.json``, a
+        model's ``meta.json``): a parameter it lacks was added later, or holds its former
+        behaviour (:data:`ADDED`), and takes that value, not today's default."""
+        return build(cls, {**ADDED, **values}, where)
 
     def digest(self) -> str:
         """A stable 16-hex-digit hash of the config and the feature-code version."""

@@ -273,3 +273,19 @@ def test_out_of_range_feature_parameters_are_one_line_naming_file_and_key(tmp_pa
     with pytest.raises(ValueError, match="bad.toml \\[features\\]: out of range") as err:
         load_experiment(config)
     assert said in str(err.value)
+
+
+def test_a_stored_feature_config_from_before_a_new_parameter_keeps_its_meaning_and_digest():
+    """spectral_fmax came after configs were stored: a stored config without it means the
+    behaviour before it (up to Nyquist), and its digest (the cache key) is unchanged."""
+    from features.config import FeatureConfig
+
+    before = FeatureConfig(n_contrast_bands=6, spectral_fmax=None)
+    stored = before.to_dict()
+    assert "spectral_fmax" not in stored  # as a config written before the parameter existed
+    again = FeatureConfig.from_stored(stored)
+    assert again == before and again.digest() == before.digest()
+    # a user's table without it takes today's default, which 6 bands do not fit: one line
+    with pytest.raises(ValueError, match="spectral_fmax"):
+        FeatureConfig.from_dict(stored)
+    assert FeatureConfig.from_stored(FeatureConfig().to_dict()) == FeatureConfig()

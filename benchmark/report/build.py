@@ -349,7 +349,7 @@ def write_manifest(out: Path) -> Path:
         manifest["run"] = {k: run[k] for k in ("git_commit", "git_dirty") if k in run}
     from features import FeatureConfig
 
-    manifest["feature_config_digest"] = FeatureConfig.from_dict(config["features"]).digest()
+    manifest["feature_config_digest"] = FeatureConfig.from_stored(config["features"]).digest()
     path = out / "manifest.json"
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return path

@@ -213,7 +213,7 @@ def _set_spaces(out: Path, cell_id: str) -> list[str]:
 
     meta = json.loads((out / "folds" / cell_id / "cell.json").read_text())
     config = json.loads((out / "config.resolved.json").read_text())["features"]
-    fs = feature_set(meta["feature_set"], FeatureConfig.from_dict(config))
+    fs = feature_set(meta["feature_set"], FeatureConfig.from_stored(config))
     try:
         return list(dict.fromkeys(p.extractor.cache_namespace() for p in fs.parts))
     except FileNotFoundError:  # an imported table not on this machine: no timing to show

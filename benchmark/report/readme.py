@@ -49,7 +49,9 @@ def _variant_sentence(dataset: str, model: str, norm: str, grp: pd.DataFrame) ->
     """What leaving groups out, keeping one group, or augmenting did, with the paired test."""
     def p(r):
         said = {"differs": "differs from the base", "tied": "tied with the base"}.get(
-            r["verdict"], "untested")
+            r["verdict"])
+        if said is None or pd.isna(r["p_holm"]):  # too few folds for the test: no p to quote
+            return "untested: too few folds"
         return f"{said}, p (Holm) = {r['p_holm']:.2f}, corrected resampled t"
 
     base = grp.iloc[0]

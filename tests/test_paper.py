@@ -121,11 +121,12 @@ def test_the_same_files_fit_a_two_column_page(tmp_path):
 
 
 def test_a_cell_named_header_takes_two_lines_and_the_papers_name():
-    from benchmark.report.latex import _header, _width
+    from benchmark.report.latex import _header
+    from benchmark.report.page import width
 
     named = {}
     h = _header("svm_rbf (speaker-norm)", named)
     assert h.startswith(r"\begin{tabular}[b]") and r"SVM-RBF\\(speaker-norm)" in h
     assert list(named) == ["SVM-RBF: RBF-kernel SVM"]
     # as wide as its longer line, not both
-    assert _width([h], [], "normal") == _width(["(speaker-norm)"], [], "normal")
+    assert width([h], [], "normal") == width(["(speaker-norm)"], [], "normal")

@@ -13,6 +13,7 @@ bounded here, the rest is.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,8 +36,6 @@ F0 = re.compile(r"^(f0_|h1_h2)")
 def _utterances() -> list[np.ndarray]:
     """24 real RAVDESS utterances (8 emotions, 24 actors) when the corpus is there, else
     synthetic speech of 6 speakers."""
-    from pathlib import Path
-
     root = Path(DATA or "/nonexistent") / "ravdess"
     files = sorted(root.glob("Actor_*/*.flac"))[::60][:24] if root.is_dir() else []
     if files:

@@ -10,6 +10,8 @@ Needs ``booktabs`` and ``graphicx`` (for the scaling).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -57,8 +59,6 @@ _SPECIAL = {"\\": r"\textbackslash{}", "$": r"\$", "{": r"\{", "}": r"\}", "_": 
 
 def escape(s: str) -> str:
     """Text as LaTeX typesets it literally (one pass: no replacement is escaped again)."""
-    import re
-
     return re.sub(r"->|[\\$&%#_{}^~±Δ]", lambda m: _SPECIAL[m.group(0)], s)
 
 
@@ -169,8 +169,6 @@ def layout(t) -> tuple[list[str], list[list[str]], str, str]:
 def _header(column: str, named: dict[str, None]) -> str:
     """A value column's header: a cell's name ``model (normalisation)`` as two lines, the
     model as papers name it (:data:`NAMES`; its meaning joins ``named``)."""
-    import re
-
     m = re.fullmatch(r"(\S+) \((.+)\)", column)
     if m is None:
         return escape(column.replace("_", " "))
@@ -200,8 +198,6 @@ def reader_terms(caption: str) -> str:
     r"""An escaped caption naming columns as the LaTeX headers do (``p (Holm)``, not
     ``p\_holm``): the captions are shared with the CSV and Markdown, which keep the program
     names."""
-    import re
-
     for name, header in sorted(HEADERS.items(), key=lambda kv: -len(kv[0])):
         if "_" in name:
             caption = re.sub(rf"(?<![\w\\]){re.escape(escape(name))}(?!\w)",
@@ -228,6 +224,6 @@ def to_latex(t) -> str:
     lines = []
     for k, part in enumerate(pages(groups, size, caption)):
         lines += table_float(t.name if k == 0 else f"{t.name}/{k + 1}",
-                        caption if k == 0 else rf"Table~\ref{{{label}}}, continued.",
-                        label if k == 0 else f"{label}-{k + 1}", headers, spec, size, part)
+                             caption if k == 0 else rf"Table~\ref{{{label}}}, continued.",
+                             label if k == 0 else f"{label}-{k + 1}", headers, spec, size, part)
     return "\n".join(lines) + "\n"

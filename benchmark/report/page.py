@@ -9,6 +9,8 @@ and ``serbench paper`` reports any table it had to scale.
 
 from __future__ import annotations
 
+import re
+
 TEXT_WIDTH_PT = 345.0  # \linewidth of a one-column article with the default margins
 _CHAR_PT = {"normal": 5.5, "footnotesize": 4.4}  # a digit's width and some margin, pt
 TEXT_HEIGHT_PT = 550.0  # \textheight of that article
@@ -20,8 +22,6 @@ def width(headers: list[str], rows: list[list[str]], size: str) -> float:
     """An estimate of the tabular's natural width, pt: a column is as wide as its longest
     cell (LaTeX markup discounted; capitals, bold and punctuation weighted by their glyph
     widths in Computer Modern), plus its separation."""
-    import re
-
     def visible(s: str) -> float:
         if s.startswith(r"\begin{tabular}"):  # a header on two lines: its longer line
             return max(visible(line) for line in s[s.index("}}") + 2:-len(r"\end{tabular}")]
@@ -75,7 +75,7 @@ def _drop(cells: list[str], cols: list[int]) -> list[str]:
 
 
 def pages(groups: list[tuple[str, list[list[str]]]], size: str, caption: str
-           ) -> list[list[tuple[str, list[list[str]]]]]:
+          ) -> list[list[tuple[str, list[list[str]]]]]:
     """The groups in parts that each fit a page: the first under the whole caption, the
     others under a one-line "continued" caption; a group cut between parts repeats its
     label."""
@@ -103,7 +103,7 @@ def pages(groups: list[tuple[str, list[list[str]]]], size: str, caption: str
 
 
 def table_float(name: str, caption: str, label: str, headers: list[str], spec: str, size: str,
-           groups: list[tuple[str, list[list[str]]]]) -> list[str]:
+                groups: list[tuple[str, list[list[str]]]]) -> list[str]:
     """One ``table`` float: the tabular measured in a box, spanning both columns of a
     two-column document when it is wider than one, scaled (and said) only if wider than
     the page."""

@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 from benchmark.report.latex import escape
+from benchmark.report.page import TEXT_WIDTH_PT
 
 PAPER = "paper"
 #: The BibTeX of what a serbench appendix may cite, by key.
@@ -180,11 +181,17 @@ def overfull(log: str, tolerance_pt: float = 1.0) -> list[str]:
         r"([\d.]+)pt[^\n]*", log) if float(m.group(1) or m.group(2)) > tolerance_pt]
 
 
-def scaled(log: str, width_pt: float = 345.0) -> dict[str, float]:
-    """Tables whose natural width (the ``serbench table`` lines of the log) exceeds the text
-    width, with the scale LaTeX applied to fit them."""
-    found = re.findall(r"serbench table (\S+): ([\d.]+)pt", log)
-    return {name: width_pt / float(w) for name, w in found if float(w) > width_pt}
+def measured(log: str) -> list[tuple[str, float, str]]:
+    """Each table's name, natural width (pt) and float (``table`` or ``table*``), from the
+    ``serbench table`` lines its float writes to the log."""
+    return [(name, float(w), env) for name, w, env in
+            re.findall(r"serbench table (\S+): ([\d.]+)pt in (table\*?)", log)]
+
+
+def scaled(log: str, width_pt: float = TEXT_WIDTH_PT) -> dict[str, float]:
+    """Tables whose natural width exceeds the text width, with the scale LaTeX applied to fit
+    them."""
+    return {name: width_pt / w for name, w, _ in measured(log) if w > width_pt}
 
 
 def compile_latex(tex: Path, report: dict | None = None) -> Path:
@@ -214,8 +221,7 @@ def compile_latex(tex: Path, report: dict | None = None) -> Path:
     log = tex.with_suffix(".log").read_text(errors="replace")
     if report is not None:
         report["scaled"] = scaled(log)
-        report["spanning"] = sorted(set(re.findall(r"serbench table (\S+): [\d.]+pt in table\*",
-                                                   log)))
+        report["spanning"] = sorted({name for name, _, env in measured(log) if env == "table*"})
     wide = overfull(log)
     if wide:
         raise LatexError(f"{tex}: {len(wide)} box(es) wider than the text: {wide[0]}")

@@ -82,10 +82,27 @@ class FeatureBank:
             for g in cfg.groups]) if cfg.groups else np.zeros(0, bool)
 
     @cached_property
+    def _frame_columns(self) -> tuple[list[str], np.ndarray]:
+        """The frame rows' column names, and where each is in the flattened (rows x every
+        functional) matrix ``functionals()`` gives: each row by ``functionals``, the MFCC
+        statics by ``mfcc_functionals``."""
+        cfg = self.config
+        width = 7 + len(cfg.percentiles)  # the columns functionals() returns
+        statics = {f"mfcc_{i:02d}" for i in range(cfg.n_mfcc)} if "mfcc" in cfg.groups else ()
+        names, take = [], []
+        for r, row in enumerate(self.frame_names):
+            static = row in statics
+            stats = cfg.mfcc_statistics if static else cfg.statistics
+            index = cfg.mfcc_statistic_index if static else cfg.statistic_index
+            names += [f"{row}_{s}" for s in stats]
+            take += [r * width + i for i in index]
+        return names, np.asarray(take, dtype=np.intp)
+
+    @cached_property
     def feature_names(self) -> list[str]:
         """Column names of :meth:`extract`'s output, e.g. ``mfcc_03_d1_std``."""
         stats = self.config.statistics
-        names = [f"{row}_{s}" for row in self.frame_names for s in stats]
+        names = list(self._frame_columns[0])
         if "pitch" in self.config.groups:
             names += [f"f0_voiced_{s}" for s in stats]
             names += [f"voicing_{s}" for s in stats]
@@ -192,14 +209,13 @@ class FeatureBank:
         matrix, extra = self.frames(y, sr)
         voiced_rows = self._voiced_rows
         if voiced_rows.any() and (extra["f0"] > 0).any():
-            stats = np.empty((matrix.shape[0], len(keep)))
-            stats[~voiced_rows] = functionals(matrix[~voiced_rows], cfg.percentiles,
-                                              hop_s)[:, keep]
+            stats = np.empty((matrix.shape[0], 7 + len(cfg.percentiles)))
+            stats[~voiced_rows] = functionals(matrix[~voiced_rows], cfg.percentiles, hop_s)
             stats[voiced_rows] = functionals(matrix[voiced_rows][:, extra["f0"] > 0],
-                                             cfg.percentiles, hop_s)[:, keep]
+                                             cfg.percentiles, hop_s)
         else:  # nothing voiced: the envelope over all frames, rather than no value
-            stats = functionals(matrix, cfg.percentiles, hop_s)[:, keep]
-        parts = [stats.ravel()]
+            stats = functionals(matrix, cfg.percentiles, hop_s)
+        parts = [stats.ravel()[self._frame_columns[1]]]
         if "pitch" in cfg.groups:
             f0, voicing = extra["f0"], extra["voicing"]
             voiced = f0 > 0

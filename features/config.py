@@ -33,18 +33,20 @@ GROUPS: tuple[str, ...] = (
 STATISTICS: tuple[str, ...] = ("mean", "std", "min", "max", "percentiles", "skew", "kurt",
                                "slope")
 
-#: The default bank (939 columns): every group but zero crossings / rms, chroma and log-mel,
-#: summarised by robust functionals, the spectral envelope over voiced frames. Chosen on
-#: RAVDESS and TESS together (features/README.md, "The default"): zero crossings count the
-#: recording chain's band limit and rms is the level, which loudness has (test_invariance);
-#: chroma adds nothing once MFCCs are there (ablation),
-#: the 64 log-mel bands are the MFCCs' own information again and cost TESS 0.06-0.1 UAR, and
-#: min / max (one frame each) and skewness / kurtosis (unstable on a few hundred frames) give
-#: way to percentiles; voice quality and formants are the phonation and articulation that
-#: eGeMAPS keeps.
-DEFAULT_GROUPS: tuple[str, ...] = ("spectral", "contrast", "mfcc", "pitch", "balance",
-                                   "prosody", "voice", "formants")
+#: The default bank (439 columns): the source-filter families eGeMAPS keeps (F0 and voicing,
+#: spectral balance and loudness, prosody, voice quality, formants) and 20 MFCCs, their
+#: statics by mean and spread, their deltas by every default functional. Chosen on RAVDESS and
+#: TESS together, by the worst margin over eGeMAPS and ComParE across the transfer criteria
+#: (both cross-corpus directions, both corpora's LOSO, both normalisations; features/README.md,
+#: "The default"): 40 cepstra and the spectral shape and contrast rows fit the training corpus's
+#: speakers and sentences (TESS -> RAVDESS fell 0.06 below eGeMAPS with them); zero
+#: crossings count the recording chain's band limit and rms is the level, which loudness has
+#: (test_invariance); chroma adds nothing once MFCCs are there, the 64 log-mel bands are the
+#: MFCCs' own information again, and min / max (one frame each) and skewness / kurtosis
+#: (unstable on a few hundred frames) give way to percentiles.
+DEFAULT_GROUPS: tuple[str, ...] = ("mfcc", "pitch", "balance", "prosody", "voice", "formants")
 DEFAULT_FUNCTIONALS: tuple[str, ...] = ("mean", "std", "percentiles", "slope")
+DEFAULT_MFCC_FUNCTIONALS: tuple[str, ...] = ("mean", "std")
 #: Groups of frame rows (one row per frame, summarised by every functional).
 FRAME_GROUPS: tuple[str, ...] = ("temporal", "spectral", "contrast", "chroma", "mfcc", "logmel")
 #: The spectral-envelope rows (shape, contrast, MFCCs) are summarised over voiced frames: a
@@ -58,7 +60,7 @@ DEFAULT_VOICED_GROUPS: tuple[str, ...] = ("spectral", "contrast", "mfcc")
 
 #: Parameters added after configs were first stored, each with the value that computes what the
 #: code did before it: a stored config without one means that value (FeatureConfig.from_stored).
-ADDED: dict[str, object] = {"spectral_fmax": None}
+ADDED: dict[str, object] = {"spectral_fmax": None, "mfcc_functionals": None}
 
 #: Parameters that must be above zero, and those that are fractions in (0, 1): checked when a
 #: config is made, so that a bad value is one line naming it, not a traceback from a kernel.
@@ -85,7 +87,7 @@ class FeatureConfig:
     n_mels: int = 64
     fmin: float = 0.0
     fmax: float | None = None
-    n_mfcc: int = 40
+    n_mfcc: int = 20  # librosa's default; 40 fit the training corpus (see DEFAULT_GROUPS)
     delta_order: int = 2  # 0: none, 1: deltas, 2: deltas and delta-deltas
     delta_width: int = 9  # frames, odd
     n_contrast_bands: int = 5
@@ -103,6 +105,10 @@ class FeatureConfig:
     top_db: float = 80.0
     percentiles: tuple[float, ...] = (10.0, 50.0, 90.0)
     functionals: tuple[str, ...] = DEFAULT_FUNCTIONALS  # which of STATISTICS summarise a row
+    #: which of STATISTICS summarise the MFCC statics (None: ``functionals``); their deltas
+    #: take ``functionals``. A static cepstrum's level and spread are its envelope; its
+    #: percentiles and slope repeat them on one corpus's sentences (features/README.md)
+    mfcc_functionals: tuple[str, ...] | None = DEFAULT_MFCC_FUNCTIONALS
     groups: tuple[str, ...] = field(default=DEFAULT_GROUPS)
     #: frame-row groups summarised over voiced frames only (all frames if none is voiced)
     voiced_groups: tuple[str, ...] = DEFAULT_VOICED_GROUPS
@@ -137,12 +143,15 @@ class FeatureConfig:
                              f"got {bad}")
         object.__setattr__(self, "voiced_groups",
                            tuple(g for g in FRAME_GROUPS if g in self.voiced_groups))
-        bad = [f for f in self.functionals if f not in STATISTICS]
-        if bad or not self.functionals:
-            raise ValueError(f"functionals must be a non-empty subset of {list(STATISTICS)}; "
-                             f"unknown: {bad}")
-        object.__setattr__(self, "functionals",
-                           tuple(f for f in STATISTICS if f in self.functionals))
+        for key in ("functionals", "mfcc_functionals"):
+            chosen = getattr(self, key)
+            if chosen is None and key == "mfcc_functionals":
+                continue
+            bad = [f for f in chosen if f not in STATISTICS]
+            if bad or not chosen:
+                raise ValueError(f"{key} must be a non-empty subset of {list(STATISTICS)}; "
+                                 f"unknown: {bad}")
+            object.__setattr__(self, key, tuple(f for f in STATISTICS if f in chosen))
         if self.win_length > self.n_fft:
             raise ValueError(f"window {self.win_length} samples exceeds n_fft {self.n_fft}")
         if self.delta_width % 2 == 0 or self.delta_width < 3:
@@ -166,24 +175,42 @@ class FeatureConfig:
     def statistics(self) -> tuple[str, ...]:
         """Names of the utterance-level functionals, in column order (``p50`` for a
         percentile)."""
-        return tuple(name for f in self.functionals for name in (
-            [f"p{p:g}" for p in self.percentiles] if f == "percentiles" else [f]))
+        return self.statistics_of(self.functionals)
 
     @property
     def statistic_index(self) -> list[int]:
         """Positions of :attr:`statistics` among the columns ``functionals()`` returns."""
+        return self.statistic_index_of(self.functionals)
+
+    @property
+    def mfcc_statistics(self) -> tuple[str, ...]:
+        """:attr:`statistics` of the MFCC statics."""
+        return self.statistics_of(self.mfcc_functionals or self.functionals)
+
+    @property
+    def mfcc_statistic_index(self) -> list[int]:
+        """:attr:`statistic_index` of the MFCC statics."""
+        return self.statistic_index_of(self.mfcc_functionals or self.functionals)
+
+    def statistics_of(self, functionals: tuple[str, ...]) -> tuple[str, ...]:
+        """Column names of some functionals (in ``STATISTICS`` order), as :attr:`statistics`."""
+        return tuple(name for f in functionals for name in (
+            [f"p{p:g}" for p in self.percentiles] if f == "percentiles" else [f]))
+
+    def statistic_index_of(self, functionals: tuple[str, ...]) -> list[int]:
+        """Positions of some functionals' columns among those ``functionals()`` returns."""
         n_pct = len(self.percentiles)
         start = {"mean": [0], "std": [1], "min": [2], "max": [3],
                  "percentiles": list(range(4, 4 + n_pct)), "skew": [4 + n_pct],
                  "kurt": [5 + n_pct], "slope": [6 + n_pct]}
-        return [i for f in self.functionals for i in start[f]]
+        return [i for f in functionals for i in start[f]]
 
     def with_groups(self, groups) -> FeatureConfig:
         return replace(self, groups=tuple(groups))
 
     def full(self) -> FeatureConfig:
         """This config with every group and every functional: the ``bank_full`` set."""
-        return replace(self, groups=GROUPS, functionals=STATISTICS)
+        return replace(self, groups=GROUPS, functionals=STATISTICS, mfcc_functionals=None)
 
     def to_dict(self) -> dict:
         """Every parameter, but one added later (:data:`ADDED`) that holds the value which

@@ -289,3 +289,20 @@ def test_a_stored_feature_config_from_before_a_new_parameter_keeps_its_meaning_a
     with pytest.raises(ValueError, match="spectral_fmax"):
         FeatureConfig.from_dict(stored)
     assert FeatureConfig.from_stored(FeatureConfig().to_dict()) == FeatureConfig()
+
+
+def test_a_stored_config_from_before_mfcc_functionals_keeps_every_functional_on_the_statics():
+    """mfcc_functionals came later still: a config stored without it summarised the MFCC
+    statics like every row (None), and keeps that meaning and its digest; a bad value is one
+    line naming the key."""
+    from features.config import FeatureConfig
+
+    before = FeatureConfig(mfcc_functionals=None, n_mfcc=40)
+    stored = before.to_dict()
+    assert "mfcc_functionals" not in stored
+    again = FeatureConfig.from_stored(stored)
+    assert again == before and again.digest() == before.digest()
+    assert again.mfcc_statistics == again.statistics
+    assert FeatureConfig.from_dict(stored).mfcc_statistics == ("mean", "std")  # today's default
+    with pytest.raises(ValueError, match="mfcc_functionals must be a non-empty subset"):
+        FeatureConfig(mfcc_functionals=("median",))

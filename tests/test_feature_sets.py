@@ -13,6 +13,7 @@ from features.cache import Cache
 from features.parallel import extract, extract_table
 from features.sets import feature_set
 from features.sets.smile import OpenSmile
+from tests.conftest import tone
 
 SMALL = FeatureConfig(groups=("temporal", "spectral", "mfcc", "pitch"), n_mfcc=13)
 
@@ -179,3 +180,21 @@ def test_a_model_trained_on_egemaps_predicts_a_new_file_through_predict(tmp_path
                      "-o", str(out), "-q"])
         table = pd.read_csv(out, keep_default_na=False)
         assert code == 0 and (table["error"] == "").all() and (table["emotion"] != "").all()
+
+
+def test_mfcc_statics_take_their_own_functionals_and_the_values_of_every_other_config():
+    """The MFCC statics are summarised by ``mfcc_functionals``, their deltas and every other
+    row by ``functionals``; each column is the same number the full bank computes under its
+    name, so the default is a column selection of ``bank_full``."""
+    y = tone(1.5, 16000)
+    bank, full = FeatureBank(FeatureConfig()), FeatureBank(FeatureConfig().full())
+    names = bank.feature_names
+    assert [n for n in names if n.startswith("mfcc_03")] == [
+        "mfcc_03_mean", "mfcc_03_std", *[f"mfcc_03_d{k}_{s}" for k in (1, 2)
+                                         for s in bank.config.statistics]]
+    assert all(n in full.feature_names for n in names)
+    by_name = dict(zip(full.feature_names, full.extract(y, 16000), strict=True))
+    np.testing.assert_array_equal(bank.extract(y, 16000), [by_name[n] for n in names])
+    every = FeatureBank(FeatureConfig(mfcc_functionals=None))
+    assert len(every.feature_names) == len(names) + bank.config.n_mfcc * (
+        len(bank.config.statistics) - 2)

@@ -9,7 +9,7 @@ import soxr
 
 from features import balance, cepstral, chroma, formants, pitch, prosody, spectral, temporal, voice
 from features.config import FeatureConfig
-from features.functionals import functionals
+from features.functionals import functionals, width
 from features.stft import spectra
 
 _BALANCE_ALL = tuple(n for n in balance.NAMES if n not in balance.SPLIT)
@@ -87,7 +87,7 @@ class FeatureBank:
         functional) matrix ``functionals()`` gives: each row by ``functionals``, the MFCC
         statics by ``mfcc_functionals``."""
         cfg = self.config
-        width = 7 + len(cfg.percentiles)  # the columns functionals() returns
+        n = width(cfg.percentiles)
         statics = {f"mfcc_{i:02d}" for i in range(cfg.n_mfcc)} if "mfcc" in cfg.groups else ()
         names, take = [], []
         for r, row in enumerate(self.frame_names):
@@ -95,7 +95,7 @@ class FeatureBank:
             stats = cfg.mfcc_statistics if static else cfg.statistics
             index = cfg.mfcc_statistic_index if static else cfg.statistic_index
             names += [f"{row}_{s}" for s in stats]
-            take += [r * width + i for i in index]
+            take += [r * n + i for i in index]
         return names, np.asarray(take, dtype=np.intp)
 
     @cached_property
@@ -209,7 +209,7 @@ class FeatureBank:
         matrix, extra = self.frames(y, sr)
         voiced_rows = self._voiced_rows
         if voiced_rows.any() and (extra["f0"] > 0).any():
-            stats = np.empty((matrix.shape[0], 7 + len(cfg.percentiles)))
+            stats = np.empty((matrix.shape[0], width(cfg.percentiles)))
             stats[~voiced_rows] = functionals(matrix[~voiced_rows], cfg.percentiles, hop_s)
             stats[voiced_rows] = functionals(matrix[voiced_rows][:, extra["f0"] > 0],
                                              cfg.percentiles, hop_s)

@@ -55,6 +55,11 @@ def _functionals_kernel(frames, ordered, percentiles, dt):
     return out
 
 
+def width(percentiles: tuple[float, ...]) -> int:
+    """Columns per row that :func:`functionals` returns with these percentiles."""
+    return 7 + len(percentiles)
+
+
 def functionals(frames: np.ndarray, percentiles: tuple[float, ...], hop_s: float) -> np.ndarray:
     """Utterance statistics of each row of ``frames``.
 

@@ -19,6 +19,11 @@ _BALANCE_SPLIT_IDX = [balance.NAMES.index(n) for n in balance.SPLIT]
 F0_GROUPS = frozenset({"pitch", "balance", "prosody", "voice", "formants"})
 
 
+def _mfcc_statics(cfg: FeatureConfig) -> list[str]:
+    """Row names of the MFCC statics (their deltas append ``_d1``, ``_d2``)."""
+    return [f"mfcc_{i:02d}" for i in range(cfg.n_mfcc)]
+
+
 class FeatureBank:
     """Computes the configured descriptor groups of a signal from one shared STFT.
 
@@ -65,7 +70,7 @@ class FeatureBank:
             elif group == "chroma":
                 names += chroma.chroma_names(cfg)
             elif group == "mfcc":
-                base = [f"mfcc_{i:02d}" for i in range(cfg.n_mfcc)]
+                base = _mfcc_statics(cfg)
                 names += base
                 for order in range(1, cfg.delta_order + 1):
                     names += [f"{b}_d{order}" for b in base]
@@ -88,7 +93,7 @@ class FeatureBank:
         statics by ``mfcc_functionals``."""
         cfg = self.config
         n = width(cfg.percentiles)
-        statics = {f"mfcc_{i:02d}" for i in range(cfg.n_mfcc)} if "mfcc" in cfg.groups else ()
+        statics = set(_mfcc_statics(cfg)) if "mfcc" in cfg.groups else set()
         names, take = [], []
         for r, row in enumerate(self.frame_names):
             static = row in statics

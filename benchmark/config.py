@@ -124,6 +124,10 @@ class ExperimentConfig:
     drop_labels: tuple[str, ...] = ()
     features: FeatureConfig = field(default_factory=FeatureConfig)  # the bank's parameters
     feature_sets: tuple[str, ...] = ("bank",)  # bank, bank[g1,g2], egemaps, compare, ... a+b
+    # named banks of other parameters, each evaluated as one more set beside feature_sets
+    # (same models, budget and folds): how a design choice of the bank is compared. In TOML,
+    # [bank_variants.<name>] lists the keys of [features] it changes.
+    bank_variants: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     ablation: str = "none"
     models: tuple[str, ...] = ("svm_rbf", "rf", "xgboost")
     # normalisation modes (benchmark.preprocessing.Normalisation): false/"none", true/
@@ -202,6 +206,14 @@ class ExperimentConfig:
                              f"{list(self.feature_sets)}")
         for spec in self.feature_sets:
             feature_set(spec, self.features)  # raises naming an unknown set or group
+        taken = {*self.feature_sets, "logmel"}
+        for name, config in self.bank_variants.items():
+            if not NAME.fullmatch(name) or name in taken or _names_a_set(name):
+                raise ValueError(f"[bank_variants.{name}]: a variant's name is a plain name "
+                                 "(letters, digits, '_', '.', '-') that names no feature set")
+            if not isinstance(config, FeatureConfig):
+                raise TypeError(f"[bank_variants.{name}]: expected a FeatureConfig, given "
+                                f"{type(config).__name__}")
         if self.ablation != "none" and "bank" not in self.feature_sets:
             raise ValueError("an ablation compares bank subsets with the bank: add \"bank\" "
                              "to feature_sets")
@@ -236,6 +248,8 @@ class ExperimentConfig:
         """Every feature set to evaluate, by the label tables show: the configured sets,
         then the ablation's bank subsets (``only_mfcc`` = ``bank[mfcc]``, ``without_mfcc``)."""
         out = {spec: Variant(spec, "set") for spec in self.feature_sets}
+        out.update({name: Variant("bank", "set", config=config)
+                    for name, config in self.bank_variants.items()})
         groups = self.features.groups
 
         def subset(gs):
@@ -251,11 +265,33 @@ class ExperimentConfig:
 @dataclass(frozen=True)
 class Variant:
     """A feature set as an experiment uses it: ``role`` is ``set`` (a configured set, in
-    the main tables) or ``ablation`` (a bank subset, compared with ``base``)."""
+    the main tables) or ``ablation`` (a bank subset, compared with ``base``); ``config``: a
+    bank variant's parameters (``None``: the experiment's ``features``)."""
 
     spec: str
     role: str
     base: str | None = None
+    config: FeatureConfig | None = None
+
+
+def _names_a_set(name: str) -> bool:
+    """Whether ``name`` already means a feature set (``bank``, ``egemaps``, a plug-in...)."""
+    try:
+        feature_set(name)
+    except (ValueError, KeyError):
+        return False
+    return True
+
+
+def _bank_variants(values, features: dict, where: str) -> MappingProxyType:
+    """``[bank_variants]``: each inner table the keys of ``[features]`` it changes."""
+    if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
+        raise ConfigError(f"{where} [bank_variants]: expected a table of tables, one per "
+                          f"variant, given {values!r}")
+    return MappingProxyType({
+        name: FeatureConfig.from_dict({**(features if isinstance(features, dict) else {}),
+                                       **changed}, f"{where} [bank_variants.{name}]")
+        for name, changed in values.items()})
 
 
 def load_experiment(path: str | Path, **overrides) -> ExperimentConfig:
@@ -287,6 +323,7 @@ def load_experiment(path: str | Path, **overrides) -> ExperimentConfig:
                                    "per_set": tables("tuning.per_set")}),
         "augmentation": lambda v: build(AugmentConfig, v, f"{where} [augmentation]"),
         "fixed_params": tables("fixed_params"),
+        "bank_variants": lambda v: _bank_variants(v, raw.get("features", {}), where),
     }
     return build(ExperimentConfig, raw, where, convert)
 

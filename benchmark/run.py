@@ -180,7 +180,7 @@ def feature_sets(cfg: ExperimentConfig, data_root: str | None = None
     """Every feature variant of the experiment (label -> set); an imported table's relative
     path is read against the data root."""
     root = str(resolve_root(data_root or cfg.data_root))
-    return {label: feature_set(v.spec, cfg.features, root)
+    return {label: feature_set(v.spec, v.config or cfg.features, root)
             for label, v in cfg.feature_variants().items()}
 
 
@@ -498,6 +498,7 @@ def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
                                [A[keys].to_numpy(np.float32) for A in aug_all])
         X, copies = matrices[label]
         X_aug = copies if augmented else None
+        own = variants[label].config if label in variants else None  # a bank variant's
         cell = Cell(ds.name, label, spec, model, norm, cfg.protocol.kind, augmented)
         digest = cfg.features.digest() if fs is logmel else fs.digest()
         cid = cell.id(cell_digest(cfg, cell, digest, {c: d["blake2b"] for c, d in data.items()}))
@@ -512,7 +513,8 @@ def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
                 # with the same set without augmentation
                 "base": label if augmented else base,
                 "feature_set": spec, "feature_set_digest": digest,
-                "columns": fs.feature_names, "data": data}
+                "columns": fs.feature_names, "data": data,
+                **({"bank_config": own.to_dict()} if own else {})}
         write_json(folder / "cell.json", meta)
         tags = {**base_tags, "data_fingerprint": data_tag, "dataset": ds.name,
                 "model": model, "feature_set": spec, "feature_variant": cell.label,
@@ -533,7 +535,7 @@ def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
         with _WRITES.writing():
             parent = tracker.parent(cid, cell.run_name, params, {**tags, NOTE: words}, top,
                                     {"config.json": cfg.to_dict()})
-        yield (CellPlan(cell, cid, folder, parent, meta, table, tags, y, cfg.features,
+        yield (CellPlan(cell, cid, folder, parent, meta, table, tags, y, own or cfg.features,
                         rel_paths, list(folds)), X, X_aug)
 
 

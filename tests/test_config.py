@@ -28,6 +28,10 @@ def test_required_configs_are_shipped():
     ('final_model = "every"', "final_model 'every' is not one of"),
     ('[tuning.per_model.rf]\ntrials = 3', "[tuning.per_model.rf]: unknown key(s) ['trials']"),
     ('label_map = { clam = "neutral" }', "label 'clam' is not in the vocabulary"),
+    ('[bank_variants.small]\nn_mfc = 13', "[bank_variants.small]: unknown key(s) ['n_mfc']"),
+    ('[bank_variants.egemaps]\nn_mfcc = 13', "[bank_variants.egemaps]: a variant's name"),
+    ('feature_sets = ["bank", "egemaps"]\n[bank_variants.bank]\nn_mfcc = 13',
+     "[bank_variants.bank]: a variant's name"),
 ])
 def test_bad_keys_are_errors_naming_them(tmp_path, text, message):
     path = tmp_path / "bad.toml"
@@ -128,6 +132,8 @@ WRONG_TYPES = [  # (toml, key named in the error, expected type named)
     ('[augmentation]\nstretch = "0.9"', "[augmentation] stretch", "a list of 2"),
     ('[augmentation]\nseed = 0.5', "[augmentation] seed", "int"),
     ('[augmentation]\ncompare = "no"', "[augmentation] compare", "bool"),
+    ('bank_variants = 1', "[bank_variants]", "a table of tables"),
+    ('[bank_variants.small]\nn_mfcc = "13"', "[bank_variants.small] n_mfcc", "int"),
 ]
 
 
@@ -306,3 +312,20 @@ def test_a_stored_config_from_before_mfcc_functionals_keeps_every_functional_on_
     assert FeatureConfig.from_dict(stored).mfcc_statistics == ("mean", "std")  # today's default
     with pytest.raises(ValueError, match="mfcc_functionals must be a non-empty subset"):
         FeatureConfig(mfcc_functionals=("median",))
+
+
+def test_a_bank_variant_is_the_experiments_bank_with_the_keys_it_changes(tmp_path):
+    """A variant starts from [features] (not the defaults), is one more set of the tables
+    under its own name, and enters the experiment's digest."""
+    text = ('feature_sets = ["bank", "egemaps"]\n[features]\nn_mfcc = 13\n'
+            'groups = ["mfcc", "pitch"]\n[bank_variants.mfcc_only]\ngroups = ["mfcc"]\n')
+    cfg = _load(tmp_path, text)
+    variant = cfg.bank_variants["mfcc_only"]
+    assert variant.groups == ("mfcc",) and variant.n_mfcc == 13
+    assert variant == cfg.features.with_groups(["mfcc"])
+    sets = cfg.feature_variants()
+    assert list(sets) == ["bank", "egemaps", "mfcc_only"]
+    assert sets["mfcc_only"].spec == "bank" and sets["mfcc_only"].config == variant
+    assert sets["bank"].config is None
+    assert _load(tmp_path, text.replace('groups = ["mfcc"]', 'groups = ["pitch"]')
+                 ).digest() != cfg.digest()

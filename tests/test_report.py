@@ -168,3 +168,40 @@ def test_latex_tables_say_n_a_and_move_constant_and_long_columns_to_the_caption(
     assert "nan" not in tex and "n/a" in tex and "$<$\\,0.001" in tex
     assert "Dataset: ravdess." in tex and "Budget: (a) 16 trials x 3 inner folds" in tex
     assert "Norm." not in tex and r"\toprule" in tex
+
+
+def test_a_bank_variant_is_one_more_set_on_its_own_extraction(tmp_path, trained_smoke):
+    """[bank_variants]: a variant's cells read the columns of a bank of its parameters,
+    extracted once into a cache folder of its own, on the same rows and folds as the bank's
+    cells, and the report compares the two like any two sets."""
+    import json
+
+    from features import FeatureBank, FeatureConfig
+    from features.cache import Cache
+
+    text = SMOKE.read_text().replace('name = "smoke"', 'name = "var"\nfinal_model = "none"')
+    text = text.replace('models = ["svm_rbf", "logreg"]', 'models = ["logreg"]')
+    text = text.replace("speaker_norm = [false, true]", "speaker_norm = [false]")
+    text = text.replace("n_trials = 3", "n_trials = 0")
+    text += '\n[bank_variants.mfcc8]\nn_mfcc = 8\ngroups = ["mfcc", "pitch"]\n'
+    config = tmp_path / "var.toml"
+    config.write_text(text)
+    cfg = load_experiment(config, results_dir=str(tmp_path / "results"))
+    summary = run(cfg, RunOptions(cache_dir=trained_smoke[1], n_jobs=2, progress=False))
+    write_report("var", tmp_path / "results", with_figures=False)
+    out = tmp_path / "results" / "var"
+    cells = {m["cell"]["variant"]: m for m in (json.loads(p.read_text())
+                                               for p in out.glob("folds/*/cell.json"))}
+    variant = FeatureBank(cfg.bank_variants["mfcc8"])
+    assert cells["mfcc8"]["columns"] == variant.feature_names != cells["bank"]["columns"]
+    assert [c for c in variant.feature_names if c.startswith("mfcc_07_")] and not [
+        c for c in variant.feature_names if c.startswith(("mfcc_08_", "zcr", "centroid"))]
+    assert FeatureConfig.from_stored(cells["mfcc8"]["bank_config"]) == variant.config
+    assert "bank_config" not in cells["bank"]
+    assert cells["mfcc8"]["n_rows"] == cells["bank"]["n_rows"]
+    assert cells["mfcc8"]["protocol"] == cells["bank"]["protocol"]
+    spaces = Cache(trained_smoke[1]).stats().namespaces
+    assert spaces[variant.cache_namespace()] == cells["mfcc8"]["n_rows"]
+    assert set(summary["features"]) == {"bank", "mfcc8"}
+    sets = pd.read_csv(out / "tables" / "feature_sets.csv")
+    assert set(sets["features"]) == {"bank", "mfcc8"}

@@ -212,7 +212,8 @@ def _set_spaces(out: Path, cell_id: str) -> list[str]:
     from features.sets import feature_set
 
     meta = json.loads((out / "folds" / cell_id / "cell.json").read_text())
-    config = json.loads((out / "config.resolved.json").read_text())["features"]
+    config = meta.get("bank_config") or json.loads(
+        (out / "config.resolved.json").read_text())["features"]  # a bank variant's own
     fs = feature_set(meta["feature_set"], FeatureConfig.from_stored(config))
     try:
         return list(dict.fromkeys(p.extractor.cache_namespace() for p in fs.parts))

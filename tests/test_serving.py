@@ -267,3 +267,34 @@ def test_an_unknown_model_id_is_one_line(uri, tmp_path, monkeypatch, capsys):
     assert main(["predict", uri, str(wav)]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if "INFO" not in line]
     assert len(err) == 1 and err[0].startswith(f"serbench predict: error: no model at '{uri}'")
+
+
+def test_a_bank_variants_final_model_computes_the_variants_features(trained_smoke, tmp_path):
+    """The final model of a [bank_variants] cell computes that variant's columns from audio
+    (its own parameters), not the experiment's bank."""
+    from benchmark.config import load_experiment
+    from benchmark.run import RunOptions, run
+    from features import FeatureBank
+
+    smoke = Path(__file__).parents[1] / "experiments" / "smoke.toml"
+    text = smoke.read_text().replace('name = "smoke"', 'name = "varmodel"')
+    text = text.replace('models = ["svm_rbf", "logreg"]', 'models = ["logreg"]')
+    text = text.replace("speaker_norm = [false, true]", "speaker_norm = [false]")
+    text = text.replace("n_trials = 3", "n_trials = 0")
+    text = text.replace('groups = ["temporal", "spectral", "mfcc", "pitch"]',
+                        'groups = ["temporal"]')  # a weak bank: the variant is the best cell
+    text += '\n[bank_variants.mfcc_pitch]\ngroups = ["mfcc", "pitch"]\n'
+    config = tmp_path / "varmodel.toml"
+    config.write_text(text)
+    results, cache = str(tmp_path / "results"), trained_smoke[1]
+    cfg = load_experiment(config, results_dir=results)
+    summary = run(cfg, RunOptions(cache_dir=cache, n_jobs=2, progress=False))
+    assert summary.loc[summary["uar_mean"].idxmax(), "features"] == "mfcc_pitch"
+    model = mlflow.pyfunc.load_model(resolve_model("varmodel", results)).unwrap_python_model()
+    variant = FeatureBank(cfg.bank_variants["mfcc_pitch"])
+    assert model.features.parts[0].extractor == variant
+    assert model.columns == variant.feature_names
+    files = synth_files(cache, 2)[:3]
+    predicted = mlflow.pyfunc.load_model(resolve_model("varmodel", results)).predict(
+        pd.DataFrame({"path": files}))
+    assert len(predicted) == len(files) and predicted["emotion"].notna().all()

@@ -48,8 +48,10 @@ def _operators(sr: int, n_fft: int):
     sums = np.stack([band(50, 1000), band(1000, 5000), band(250, 650), band(1000, 4000)])
     slopes = np.stack([slope_weights(0, 500), slope_weights(500, 1500)])
     slopes = slopes[:, : int(np.count_nonzero(freqs < 1500))]  # only these bins need dB
-    return (sums.astype(np.float32), slopes.astype(np.float32), band(0, 2000),
-            band(2000, 5000))
+    def bins(lo, hi):  # the band's bins (contiguous) as a slice: a view, not a copy
+        idx = np.flatnonzero(band(lo, hi))
+        return slice(int(idx[0]), int(idx[-1]) + 1) if idx.size else slice(0, 0)
+    return sums.astype(np.float32), slopes.astype(np.float32), bins(0, 2000), bins(2000, 5000)
 
 
 @njit(cache=True)

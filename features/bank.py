@@ -9,7 +9,7 @@ import soxr
 
 from features import balance, cepstral, chroma, formants, pitch, prosody, spectral, temporal, voice
 from features.config import FeatureConfig
-from features.functionals import functionals, width
+from features.functionals import functionals, functionals_of, width
 from features.stft import spectra
 
 _BALANCE_ALL = tuple(n for n in balance.NAMES if n not in balance.SPLIT)
@@ -206,11 +206,6 @@ class FeatureBank:
         """
         cfg = self.config
         hop_s = cfg.hop_length / cfg.sr
-        keep = cfg.statistic_index
-
-        def summary(rows):
-            return functionals(rows, cfg.percentiles, hop_s)[:, keep].ravel()
-
         matrix, extra = self.frames(y, sr)
         voiced_rows = self._voiced_rows
         if voiced_rows.any() and (extra["f0"] > 0).any():
@@ -220,30 +215,52 @@ class FeatureBank:
                                              cfg.percentiles, hop_s)
         else:  # nothing voiced: the envelope over all frames, rather than no value
             stats = functionals(matrix, cfg.percentiles, hop_s)
+        summary = self._row_summaries(extra, hop_s)
         parts = [stats.ravel()[self._frame_columns[1]]]
         if "pitch" in cfg.groups:
-            f0, voicing = extra["f0"], extra["voicing"]
-            voiced = f0 > 0
-            parts.append(summary(f0[voiced][None]))
-            parts.append(summary(voicing[None]))
-            parts.append(np.array([voiced.mean()]))
+            parts += [summary["pitch"], np.array([(extra["f0"] > 0).mean()])]
         if "balance" in cfg.groups:
-            rows, voiced = extra["balance"], extra["f0"] > 0
-            parts.append(summary(rows[_BALANCE_ALL_IDX]))
-            split = rows[_BALANCE_SPLIT_IDX]  # voice quality differs by phonation: eGeMAPS
-            for frames in (split[:, voiced], split[:, ~voiced]):
-                parts.append(summary(frames))
+            parts.append(summary["balance"])
         if "prosody" in cfg.groups:
             parts.append(prosody.prosody(extra["f0"], extra["balance"][0], hop_s))
         if "voice" in cfg.groups:
-            parts += [summary(row[np.isfinite(row)][None]) for row in extra["voice"]]
-            parts.append(np.nan_to_num(extra["perturbation"], nan=0.0))
+            parts += [summary["voice"], np.nan_to_num(extra["perturbation"], nan=0.0)]
         if "formants" in cfg.groups:
-            parts += [summary(row[np.isfinite(row)][None]) for row in extra["formants"]]
+            parts.append(summary["formants"])
         out = np.concatenate(parts).astype(np.float32)
         bad = ~np.isfinite(out)
         if bad.any():
             raise FloatingPointError(f"non-finite feature {self.feature_names[np.argmax(bad)]}")
+        return out
+
+    def _row_summaries(self, extra: dict, hop_s: float) -> dict[str, np.ndarray]:
+        """The statistics (``cfg.statistics`` per row, flattened) of the pitch, balance,
+        voice and formant rows, each row over its own frames: F0 over voiced frames, voice
+        and formant rows where defined, balance's split rows over voiced and unvoiced frames
+        (voice quality differs by phonation, as in eGeMAPS). All rows of one dtype in one
+        call (float32 balance rows stay float32)."""
+        cfg = self.config
+        voiced = extra["f0"] > 0 if "f0" in extra else None
+        rows: dict[str, list[np.ndarray]] = {}
+        if "pitch" in cfg.groups:
+            rows["pitch"] = [extra["f0"][voiced], extra["voicing"]]
+        if "balance" in cfg.groups:
+            split = extra["balance"][_BALANCE_SPLIT_IDX]
+            rows["balance"] = [*extra["balance"][_BALANCE_ALL_IDX], *split[:, voiced],
+                               *split[:, ~voiced]]
+        for group in ("voice", "formants"):
+            if group in cfg.groups:
+                rows[group] = [row[np.isfinite(row)] for row in extra[group]]
+        out = {}
+        for kind in ({"balance"}, {"pitch", "voice", "formants"}):  # one call per dtype
+            names = [g for g in rows if g in kind]
+            if not names:
+                continue
+            stats = functionals_of([r for g in names for r in rows[g]], cfg.percentiles,
+                                   hop_s)[:, cfg.statistic_index]
+            ends = np.cumsum([len(rows[g]) for g in names])
+            out.update({g: part.ravel() for g, part in zip(names, np.split(stats, ends[:-1]),
+                                                           strict=True)})
         return out
 
     def undefined(self, y: np.ndarray, sr: int) -> list[str]:

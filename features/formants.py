@@ -139,13 +139,13 @@ def _aberth(a, z, max_iter):
             den = 1.0 - ratio * complex(sr, si)
             w = ratio / den if den != 0 else ratio
             z[k] = zk - w
-            step = abs(w)
-            if step < 1e-10:  # |z| ~ 1: a formant to 1e-6 Hz
+            step = w.real * w.real + w.imag * w.imag  # |w|^2: no hypot call per root
+            if step < 1e-20:  # |w| < 1e-10, |z| ~ 1: a formant to 1e-6 Hz
                 done[k] = True
             worst = max(worst, step)
-        if worst < 1e-10:
+        if worst < 1e-20:
             return True
-    return worst < 1e-8  # rounding keeps some sweeps just above the stop: converged all the same
+    return worst < 1e-16  # rounding keeps some sweeps just above the stop: converged all the same
 
 
 @njit(cache=True)
@@ -182,10 +182,18 @@ def _formant_kernel(a, fs, n, edge):
                 freq[count] = f
                 bw[count] = -np.log(max(abs(z[k]), 1e-12)) * fs / np.pi
                 count += 1
-        order = np.argsort(freq[:count])
+        for i in range(1, count):  # ascending frequency: insertion sort of a few poles,
+            f, b = freq[i], bw[i]    # no array allocated per frame as argsort would
+            j = i - 1
+            while j >= 0 and freq[j] > f:
+                freq[j + 1] = freq[j]
+                bw[j + 1] = bw[j]
+                j -= 1
+            freq[j + 1] = f
+            bw[j + 1] = b
         for i in range(min(n, count)):
-            out[i, t] = freq[order[i]]
-            out[n + i, t] = bw[order[i]]
+            out[i, t] = freq[i]
+            out[n + i, t] = bw[i]
     return out
 
 

@@ -8,56 +8,75 @@ from numba import njit
 
 
 @njit(cache=True)
-def _functionals_kernel(frames, ordered, percentiles, dt):
-    n_rows, n = frames.shape
+def _row(x, s, percentiles, dt, out):
+    """The statistics of one row ``x`` (``s``: its values sorted) into ``out``."""
+    n = x.shape[0]
     n_pct = percentiles.shape[0]
-    out = np.zeros((n_rows, 7 + n_pct))
     if n == 0:
-        return out
+        return
     t_mean = 0.5 * (n - 1) * dt
     t_var = 0.0
     for i in range(n):
         t_var += (i * dt - t_mean) ** 2
-    for r in range(n_rows):
-        x = frames[r]
-        mean = 0.0
-        for i in range(n):
-            mean += x[i]
-        mean /= n
-        m2 = 0.0
-        m3 = 0.0
-        m4 = 0.0
-        cov = 0.0
-        for i in range(n):
-            d = x[i] - mean
-            m2 += d * d
-            m3 += d * d * d
-            m4 += d * d * d * d
-            cov += d * (i * dt - t_mean)
-        m2 /= n
-        m3 /= n
-        m4 /= n
-        s = ordered[r]
-        out[r, 0] = mean
-        out[r, 1] = np.sqrt(m2)
-        out[r, 2] = s[0]
-        out[r, 3] = s[n - 1]
-        for j in range(n_pct):  # linear interpolation, as numpy's default percentile
-            pos = percentiles[j] / 100.0 * (n - 1)
-            lo = int(np.floor(pos))
-            hi = min(lo + 1, n - 1)
-            out[r, 4 + j] = s[lo] + (s[hi] - s[lo]) * (pos - lo)
-        if m2 > 1e-12 * (1.0 + mean * mean):
-            out[r, 4 + n_pct] = m3 / m2**1.5
-            out[r, 5 + n_pct] = m4 / (m2 * m2) - 3.0
-        if t_var > 0.0:
-            out[r, 6 + n_pct] = cov / t_var
+    mean = 0.0
+    for i in range(n):
+        mean += x[i]
+    mean /= n
+    m2 = 0.0
+    m3 = 0.0
+    m4 = 0.0
+    cov = 0.0
+    for i in range(n):
+        d = x[i] - mean
+        m2 += d * d
+        m3 += d * d * d
+        m4 += d * d * d * d
+        cov += d * (i * dt - t_mean)
+    m2 /= n
+    m3 /= n
+    m4 /= n
+    out[0] = mean
+    out[1] = np.sqrt(m2)
+    out[2] = s[0]
+    out[3] = s[n - 1]
+    for j in range(n_pct):  # linear interpolation, as numpy's default percentile
+        pos = percentiles[j] / 100.0 * (n - 1)
+        lo = int(np.floor(pos))
+        hi = min(lo + 1, n - 1)
+        out[4 + j] = s[lo] + (s[hi] - s[lo]) * (pos - lo)
+    if m2 > 1e-12 * (1.0 + mean * mean):
+        out[4 + n_pct] = m3 / m2**1.5
+        out[5 + n_pct] = m4 / (m2 * m2) - 3.0
+    if t_var > 0.0:
+        out[6 + n_pct] = cov / t_var
+
+
+@njit(cache=True)
+def _functionals_kernel(frames, ordered, percentiles, dt):
+    out = np.zeros((frames.shape[0], 7 + percentiles.shape[0]))
+    for r in range(frames.shape[0]):
+        _row(frames[r], ordered[r], percentiles, dt, out[r])
+    return out
+
+
+@njit(cache=True)
+def _ragged_kernel(values, bounds, percentiles, dt):
+    out = np.zeros((bounds.shape[0] - 1, 7 + percentiles.shape[0]))
+    for r in range(bounds.shape[0] - 1):
+        x = values[bounds[r]:bounds[r + 1]]
+        _row(x, np.sort(x), percentiles, dt, out[r])
     return out
 
 
 def width(percentiles: tuple[float, ...]) -> int:
     """Columns per row that :func:`functionals` returns with these percentiles."""
     return 7 + len(percentiles)
+
+
+def _as_rows(x: np.ndarray) -> np.ndarray:
+    """float32 stays float32 (its order statistics interpolate in float32); the rest float64."""
+    x = np.asarray(x)
+    return x if x.dtype == np.float32 else x.astype(np.float64)
 
 
 def functionals(frames: np.ndarray, percentiles: tuple[float, ...], hop_s: float) -> np.ndarray:
@@ -78,9 +97,21 @@ def functionals(frames: np.ndarray, percentiles: tuple[float, ...], hop_s: float
         estimators, as ``scipy.stats.skew``/``kurtosis``; 0 for a constant row, not NaN), and
         the least-squares slope per second. A row with no frames gives zeros.
     """
-    frames = np.asarray(frames)
-    if frames.dtype != np.float32:
-        frames = frames.astype(np.float64)
-    frames = np.ascontiguousarray(frames)
+    frames = np.ascontiguousarray(_as_rows(frames))
     return _functionals_kernel(frames, np.sort(frames, axis=1),
                                np.asarray(percentiles, dtype=np.float64), float(hop_s))
+
+
+def functionals_of(rows: list[np.ndarray], percentiles: tuple[float, ...], hop_s: float
+                   ) -> np.ndarray:
+    """:func:`functionals` of rows of different lengths (each a 1-D array of one dtype, as
+    rows summarised over different frames are), in one call; shape (len(rows), width)."""
+    if not rows:
+        return np.zeros((0, width(percentiles)))
+    rows = [_as_rows(r) for r in rows]
+    if len({r.dtype for r in rows}) > 1:  # float32 rows must not be summarised as float64
+        raise ValueError(f"rows of one dtype, given {sorted({str(r.dtype) for r in rows})}")
+    bounds = np.zeros(len(rows) + 1, np.intp)
+    np.cumsum([r.size for r in rows], out=bounds[1:])
+    return _ragged_kernel(np.concatenate(rows), bounds, np.asarray(percentiles, np.float64),
+                          float(hop_s))

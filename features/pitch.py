@@ -77,15 +77,28 @@ def pitch(sp: Spectra, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     import scipy.fft  # here, not at the top: see features.stft.spectra
     lag_min = max(int(np.floor(cfg.sr / cfg.f0_max)), 2)
     lag_max = int(np.ceil(cfg.sr / cfg.f0_min))
+    n_frames = sp.n_frames
+    # the silence gate first, on each frame's energy (what the lag-0 term below is, up to
+    # rounding): frames well under it are unvoiced whatever their autocorrelation, and are
+    # not transformed (half of a RAVDESS file is silence). The factor 2 covers the rounding,
+    # so the frames kept are a superset of those the exact gate passes, the loudest among them
+    energy = 2.0 * sp.power[1:-1].sum(axis=0) + sp.power[-1]
+    gate = 10 ** (-SILENCE_DB / 10)
+    kept = np.flatnonzero(energy > 0.5 * gate * energy.max()) if n_frames else np.zeros(0, int)
+    f0, strength = np.zeros(n_frames), np.zeros(n_frames)
+    if kept.size == 0:
+        return f0, strength
     # irfft of a real, even spectrum is a DCT-I: a real transform, no complex copy; frame-major,
     # so each frame's transform and the kernel's lag search walk contiguous memory
-    power = np.square(sp.mag_frames)
+    power = np.square(sp.mag_frames[kept])
     ac = scipy.fft.dct(power, type=1, axis=1, overwrite_x=True)[:, : lag_max + 2]
     # without the 0 Hz bin (its term of the DCT-I is power[0] at every lag): a frame's mean is
     # not a periodicity, and a DC offset or a constant signal must not read as voiced (Praat
     # removes each frame's mean for the same reason)
-    ac -= sp.power[0][:, None]
+    ac -= sp.power[0][kept][:, None]
     wac = window_autocorrelation(cfg.n_fft, cfg.win_length)
-    floor = max(float(ac[:, 0].max()) * 10 ** (-SILENCE_DB / 10), 1e-20)
-    return _pitch_kernel(ac, wac, lag_min, lag_max, floor, cfg.voicing_threshold,
-                         float(cfg.sr), OCTAVE_RATIO)
+    floor = max(float(ac[:, 0].max()) * gate, 1e-20)
+    f0[kept], strength[kept] = _pitch_kernel(ac, wac, lag_min, lag_max, floor,
+                                             cfg.voicing_threshold, float(cfg.sr),
+                                             OCTAVE_RATIO)
+    return f0, strength

@@ -14,8 +14,8 @@ import scipy.stats
 from benchmark import audio
 from benchmark.synth import Speaker, utterance
 from features import FeatureBank, FeatureConfig, cepstral, chroma, pitch, spectral, temporal
-from features.functionals import functionals
-from features.stft import spectra
+from features.functionals import functionals, functionals_of
+from features.stft import spectra, window_autocorrelation
 from tests.conftest import DATA, real_corpus
 
 CFG = FeatureConfig()
@@ -181,6 +181,44 @@ def test_functionals_match_numpy_and_scipy():
                            scipy.stats.skew(x, axis=1), scipy.stats.kurtosis(x, axis=1),
                            [np.polyfit(t, r, 1)[0] for r in x]])
     np.testing.assert_allclose(out, ref, rtol=1e-9, atol=1e-9)
+
+
+def test_rows_of_different_lengths_give_each_rows_functionals_bit_for_bit():
+    """functionals_of (one call for rows over different frames) gives exactly what
+    functionals gives each row alone, float32 rows interpolating in float32; an empty row
+    gives zeros; rows of two dtypes are refused rather than summarised as float64."""
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        rows = [rng.standard_normal(n).cumsum().astype(dtype) for n in (301, 7, 0, 1, 120)]
+        got = functionals_of(rows, (10.0, 50.0, 90.0), 0.01)
+        for row, values in zip(rows, got, strict=True):
+            alone = functionals(row[None], (10.0, 50.0, 90.0), 0.01)[0]
+            assert np.array_equal(values, alone), dtype
+        assert not got[2].any()
+    with pytest.raises(ValueError, match="one dtype"):
+        functionals_of([np.ones(3, np.float32), np.ones(3)], (50.0,), 0.01)
+
+
+def test_the_silence_gate_skips_only_frames_it_would_reject(signal):
+    """pitch transforms only the frames near or above its silence gate; F0 and voicing are
+    bit for bit those of transforming every frame (the gate's rejections included), on speech
+    with silence before and after it."""
+    import scipy.fft
+
+    y = np.concatenate([np.zeros(8000, np.float32), signal[0],
+                        np.full(4000, 1e-4, np.float32)])
+    sp = spectra(y, CFG)
+    f0, strength = pitch.pitch(sp, CFG)
+    lag_min = max(int(np.floor(CFG.sr / CFG.f0_max)), 2)
+    lag_max = int(np.ceil(CFG.sr / CFG.f0_min))
+    ac = scipy.fft.dct(np.square(sp.mag_frames), type=1, axis=1)[:, : lag_max + 2]
+    ac -= sp.power[0][:, None]
+    floor = max(float(ac[:, 0].max()) * 10 ** (-pitch.SILENCE_DB / 10), 1e-20)
+    wac = window_autocorrelation(CFG.n_fft, CFG.win_length)
+    ref = pitch._pitch_kernel(ac, wac, lag_min, lag_max, floor, CFG.voicing_threshold,
+                              float(CFG.sr), pitch.OCTAVE_RATIO)
+    assert (ac[:, 0] <= floor).mean() > 0.2  # the gate had frames to skip
+    assert np.array_equal(f0, ref[0]) and np.array_equal(strength, ref[1])
 
 
 def test_bank_columns_named_and_selectable():

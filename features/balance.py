@@ -55,27 +55,24 @@ def _operators(sr: int, n_fft: int):
 
 
 @njit(cache=True)
-def _flux(mag_frames):
+def _flux(mag):
     """Squared change of each frame's L1-normalised magnitudes from the previous frame's
-    (0 for the first); mag_frames (n_frames, n_bins) -> (n_frames,)."""
-    n, n_bins = mag_frames.shape
-    out = np.zeros(n, np.float32)
-    prev_scale = 0.0
+    (0 for the first); mag (n_bins, n_frames) -> (n_frames,). Each frame's sums run over
+    its bins in order, the frames side by side: one pass down the bins, across frames."""
+    n_bins, n = mag.shape
+    total = np.zeros(n)
+    for f in range(n_bins):
+        for t in range(n):
+            total[t] += mag[f, t]
+    scale = np.empty(n)
     for t in range(n):
-        frame = mag_frames[t]
-        total = 0.0
-        for f in range(n_bins):
-            total += frame[f]
-        scale = 1.0 / max(total, AMIN)
-        if t > 0:
-            prev = mag_frames[t - 1]
-            acc = 0.0
-            for f in range(n_bins):
-                d = frame[f] * scale - prev[f] * prev_scale
-                acc += d * d
-            out[t] = acc
-        prev_scale = scale
-    return out
+        scale[t] = 1.0 / max(total[t], AMIN)
+    acc = np.zeros(n)
+    for f in range(n_bins):
+        for t in range(1, n):
+            d = mag[f, t] * scale[t] - mag[f, t - 1] * scale[t - 1]
+            acc[t] += d * d
+    return acc.astype(np.float32)
 
 
 def balance(sp: Spectra, cfg: FeatureConfig) -> np.ndarray:
@@ -99,7 +96,7 @@ def balance(sp: Spectra, cfg: FeatureConfig) -> np.ndarray:
     db = power_to_db(power[: slopes.shape[1]], top_db=None, amin=AMIN)
     peak_lo = power[low].max(axis=0) if n else np.zeros(0, np.float32)
     peak_hi = power[high].max(axis=0) if n else np.zeros(0, np.float32)
-    flux = _flux(sp.mag_frames)
+    flux = _flux(sp.mag)
     rows = [
         np.sum(np.power(np.maximum(sp.mel, 0.0), LOUDNESS_EXPONENT), axis=0),
         10.0 * np.log10((e[1] + AMIN) / (e[0] + AMIN)),

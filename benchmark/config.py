@@ -245,8 +245,9 @@ class ExperimentConfig:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
     def feature_variants(self) -> dict[str, Variant]:
-        """Every feature set to evaluate, by the label tables show: the configured sets,
-        then the ablation's bank subsets (``only_mfcc`` = ``bank[mfcc]``, ``without_mfcc``)."""
+        """Every feature set to evaluate, by the label tables show: the configured sets, the
+        bank variants (by name), then the ablation's bank subsets (``only_mfcc`` =
+        ``bank[mfcc]``, ``without_mfcc``)."""
         out = {spec: Variant(spec, "set") for spec in self.feature_sets}
         out.update({name: Variant("bank", "set", config=config)
                     for name, config in self.bank_variants.items()})

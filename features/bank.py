@@ -10,18 +10,11 @@ import soxr
 from features import balance, cepstral, chroma, formants, pitch, prosody, spectral, temporal, voice
 from features.config import FeatureConfig
 from features.functionals import functionals, functionals_of, width
+from features.layout import BALANCE_ALL_IDX, BALANCE_SPLIT_IDX, Layout
 from features.stft import spectra
 
-_BALANCE_ALL = tuple(n for n in balance.NAMES if n not in balance.SPLIT)
-_BALANCE_ALL_IDX = [balance.NAMES.index(n) for n in _BALANCE_ALL]
-_BALANCE_SPLIT_IDX = [balance.NAMES.index(n) for n in balance.SPLIT]
 #: Groups that need the F0 track (and any group summarised over voiced frames).
 F0_GROUPS = frozenset({"pitch", "balance", "prosody", "voice", "formants"})
-
-
-def _mfcc_statics(cfg: FeatureConfig) -> list[str]:
-    """Row names of the MFCC statics (their deltas append ``_d1``, ``_d2``)."""
-    return [f"mfcc_{i:02d}" for i in range(cfg.n_mfcc)]
 
 
 class FeatureBank:
@@ -54,85 +47,26 @@ class FeatureBank:
             raise ValueError(f"unknown kind {kind!r}; one of ('features', 'logmel')")
         return f"{kind}-{self.config.digest()}"
 
-    # -- names ---------------------------------------------------------------------------
+    # -- names (features.layout) -------------------------------------------------------
     @cached_property
+    def layout(self) -> Layout:
+        """Which columns this bank gives, in order (:class:`features.layout.Layout`)."""
+        return Layout(self.config)
+
+    @property
     def frame_names(self) -> list[str]:
         """Names of the frame-level rows summarised by every statistic (pitch excluded)."""
-        cfg = self.config
-        names: list[str] = []
-        for group in cfg.groups:
-            if group == "temporal":
-                names += ["zcr", "rms"]
-            elif group == "spectral":
-                names += list(spectral.SHAPE_NAMES)
-            elif group == "contrast":
-                names += [f"contrast_band{k}" for k in range(cfg.n_contrast_bands + 1)]
-            elif group == "chroma":
-                names += chroma.chroma_names(cfg)
-            elif group == "mfcc":
-                base = _mfcc_statics(cfg)
-                names += base
-                for order in range(1, cfg.delta_order + 1):
-                    names += [f"{b}_d{order}" for b in base]
-            elif group == "logmel":
-                names += [f"logmel_{i:02d}" for i in range(cfg.n_mels)]
-        return names
+        return self.layout.frame_names
 
-    @cached_property
-    def _voiced_rows(self) -> np.ndarray:
-        """Which frame rows are summarised over voiced frames only (``voiced_groups``)."""
-        cfg = self.config
-        return np.concatenate([
-            np.full(len(FeatureBank(cfg.with_groups([g])).frame_names), g in cfg.voiced_groups)
-            for g in cfg.groups]) if cfg.groups else np.zeros(0, bool)
-
-    @cached_property
-    def _frame_columns(self) -> tuple[list[str], np.ndarray]:
-        """The frame rows' column names, and where each is in the flattened (rows x every
-        functional) matrix ``functionals()`` gives: each row by ``functionals``, the MFCC
-        statics by ``mfcc_functionals``."""
-        cfg = self.config
-        n = width(cfg.percentiles)
-        statics = set(_mfcc_statics(cfg)) if "mfcc" in cfg.groups else set()
-        names, take = [], []
-        for r, row in enumerate(self.frame_names):
-            static = row in statics
-            stats = cfg.mfcc_statistics if static else cfg.statistics
-            index = cfg.mfcc_statistic_index if static else cfg.statistic_index
-            names += [f"{row}_{s}" for s in stats]
-            take += [r * n + i for i in index]
-        return names, np.asarray(take, dtype=np.intp)
-
-    @cached_property
+    @property
     def feature_names(self) -> list[str]:
         """Column names of :meth:`extract`'s output, e.g. ``mfcc_03_d1_std``."""
-        stats = self.config.statistics
-        names = list(self._frame_columns[0])
-        if "pitch" in self.config.groups:
-            names += [f"f0_voiced_{s}" for s in stats]
-            names += [f"voicing_{s}" for s in stats]
-            names.append("voiced_fraction")
-        if "balance" in self.config.groups:
-            names += [f"{row}_{s}" for row in _BALANCE_ALL for s in stats]
-            for part in ("voiced", "unvoiced"):
-                names += [f"{row}_{part}_{s}" for row in balance.SPLIT for s in stats]
-        if "prosody" in self.config.groups:
-            names += list(prosody.NAMES)
-        if "voice" in self.config.groups:
-            names += [f"{row}_{s}" for row in voice.FRAME_NAMES for s in stats]
-            names += list(voice.UTTERANCE_NAMES)
-        if "formants" in self.config.groups:
-            names += [f"{row}_{s}" for row in formants.NAMES for s in stats]
-        return names
+        return self.layout.feature_names
 
     def group_columns(self) -> dict[str, list[str]]:
         """Feature columns per descriptor group, so an ablation selects columns of one table
         instead of extracting again."""
-        out: dict[str, list[str]] = {}
-        for g in self.config.groups:
-            sub = FeatureBank(self.config.with_groups([g])).feature_names
-            out[g] = sub
-        return out
+        return self.layout.group_columns()
 
     # -- computation ---------------------------------------------------------------------
     def _prepare(self, y: np.ndarray, sr: int) -> np.ndarray:
@@ -181,7 +115,7 @@ class FeatureBank:
         matrix = (np.concatenate([np.asarray(r, dtype=np.float32) for r in rows], axis=0)
                   if rows else np.zeros((0, sp.n_frames), np.float32))
         extra = {}
-        if F0_GROUPS & set(cfg.groups) or self._voiced_rows.any():
+        if F0_GROUPS & set(cfg.groups) or self.layout.voiced_rows.any():
             extra["f0"], extra["voicing"] = pitch.pitch(sp, cfg)
         if {"balance", "prosody"} & set(cfg.groups):
             extra["balance"] = balance.balance(sp, cfg)
@@ -207,7 +141,7 @@ class FeatureBank:
         cfg = self.config
         hop_s = cfg.hop_length / cfg.sr
         matrix, extra = self.frames(y, sr)
-        voiced_rows = self._voiced_rows
+        voiced_rows = self.layout.voiced_rows
         if voiced_rows.any() and (extra["f0"] > 0).any():
             stats = np.empty((matrix.shape[0], width(cfg.percentiles)))
             stats[~voiced_rows] = functionals(matrix[~voiced_rows], cfg.percentiles, hop_s)
@@ -216,7 +150,7 @@ class FeatureBank:
         else:  # nothing voiced: the envelope over all frames, rather than no value
             stats = functionals(matrix, cfg.percentiles, hop_s)
         summary = self._row_summaries(extra, hop_s)
-        parts = [stats.ravel()[self._frame_columns[1]]]
+        parts = [stats.ravel()[self.layout.frame_columns[1]]]
         if "pitch" in cfg.groups:
             parts += [summary["pitch"], np.array([(extra["f0"] > 0).mean()])]
         if "balance" in cfg.groups:
@@ -245,8 +179,8 @@ class FeatureBank:
         if "pitch" in cfg.groups:
             rows["pitch"] = [extra["f0"][voiced], extra["voicing"]]
         if "balance" in cfg.groups:
-            split = extra["balance"][_BALANCE_SPLIT_IDX]
-            rows["balance"] = [*extra["balance"][_BALANCE_ALL_IDX], *split[:, voiced],
+            split = extra["balance"][BALANCE_SPLIT_IDX]
+            rows["balance"] = [*extra["balance"][BALANCE_ALL_IDX], *split[:, voiced],
                                *split[:, ~voiced]]
         for group in ("voice", "formants"):
             if group in cfg.groups:

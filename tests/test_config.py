@@ -329,3 +329,6 @@ def test_a_bank_variant_is_the_experiments_bank_with_the_keys_it_changes(tmp_pat
     assert sets["bank"].config is None
     assert _load(tmp_path, text.replace('groups = ["mfcc"]', 'groups = ["pitch"]')
                  ).digest() != cfg.digest()
+    budget = _load(tmp_path, text + "[tuning.per_set.mfcc_only]\nn_trials = 5\n")
+    assert budget.tuning.for_cell("svm_rbf", "mfcc_only").n_trials == 5
+    assert budget.tuning.for_cell("svm_rbf", "bank").n_trials == budget.tuning.n_trials

@@ -205,3 +205,24 @@ def test_a_bank_variant_is_one_more_set_on_its_own_extraction(tmp_path, trained_
     assert set(summary["features"]) == {"bank", "mfcc8"}
     sets = pd.read_csv(out / "tables" / "feature_sets.csv")
     assert set(sets["features"]) == {"bank", "mfcc8"}
+
+
+def test_adding_a_bank_variant_computes_only_its_cells(tmp_path, trained_smoke):
+    """A variant added to an experiment that already ran is computed alone: every cell of the
+    other sets keeps its id and resumes from its checkpoints."""
+    import json
+
+    text = SMOKE.read_text().replace('name = "smoke"', 'name = "grow"\nfinal_model = "none"')
+    text = text.replace('models = ["svm_rbf", "logreg"]', 'models = ["logreg"]')
+    text = text.replace("n_trials = 3", "n_trials = 0")
+    config = tmp_path / "grow.toml"
+    opts = RunOptions(cache_dir=trained_smoke[1], n_jobs=2, progress=False)
+    config.write_text(text)
+    run(load_experiment(config, results_dir=str(tmp_path / "results")), opts)
+    first = json.loads((tmp_path / "results" / "grow" / "run.json").read_text())
+    config.write_text(text + '\n[bank_variants.mfcc8]\nn_mfcc = 8\n')
+    summary = run(load_experiment(config, results_dir=str(tmp_path / "results")), opts)
+    second = json.loads((tmp_path / "results" / "grow" / "run.json").read_text())
+    assert set(summary["features"]) == {"bank", "mfcc8"}
+    assert second["tasks_resumed"] == first["tasks_run"] > 0
+    assert second["tasks_run"] == first["tasks_run"]  # the variant's cells, as many as bank's

@@ -141,18 +141,19 @@ class FeatureBank:
         cfg = self.config
         hop_s = cfg.hop_length / cfg.sr
         matrix, extra = self.frames(y, sr)
+        voiced = extra["f0"] > 0 if "f0" in extra else None
         voiced_rows = self.layout.voiced_rows
-        if voiced_rows.any() and (extra["f0"] > 0).any():
+        if voiced_rows.any() and voiced.any():
             stats = np.empty((matrix.shape[0], width(cfg.percentiles)))
             stats[~voiced_rows] = functionals(matrix[~voiced_rows], cfg.percentiles, hop_s)
-            stats[voiced_rows] = functionals(matrix[voiced_rows][:, extra["f0"] > 0],
-                                             cfg.percentiles, hop_s)
+            stats[voiced_rows] = functionals(matrix[voiced_rows][:, voiced], cfg.percentiles,
+                                             hop_s)
         else:  # nothing voiced: the envelope over all frames, rather than no value
             stats = functionals(matrix, cfg.percentiles, hop_s)
-        summary = self._row_summaries(extra, hop_s)
+        summary = self._row_summaries(extra, voiced, hop_s)
         parts = [stats.ravel()[self.layout.frame_columns[1]]]
         if "pitch" in cfg.groups:
-            parts += [summary["pitch"], np.array([(extra["f0"] > 0).mean()])]
+            parts += [summary["pitch"], np.array([voiced.mean()])]
         if "balance" in cfg.groups:
             parts.append(summary["balance"])
         if "prosody" in cfg.groups:
@@ -167,14 +168,14 @@ class FeatureBank:
             raise FloatingPointError(f"non-finite feature {self.feature_names[np.argmax(bad)]}")
         return out
 
-    def _row_summaries(self, extra: dict, hop_s: float) -> dict[str, np.ndarray]:
+    def _row_summaries(self, extra: dict, voiced: np.ndarray | None, hop_s: float
+                       ) -> dict[str, np.ndarray]:
         """The statistics (``cfg.statistics`` per row, flattened) of the pitch, balance,
-        voice and formant rows, each row over its own frames: F0 over voiced frames, voice
-        and formant rows where defined, balance's split rows over voiced and unvoiced frames
-        (voice quality differs by phonation, as in eGeMAPS). All rows of one dtype in one
-        call (float32 balance rows stay float32)."""
+        voice and formant rows, each row over its own frames: F0 over ``voiced`` frames,
+        voice and formant rows where defined, balance's split rows over voiced and unvoiced
+        frames (voice quality differs by phonation, as in eGeMAPS). The rows of one dtype in
+        one call (float32 balance rows stay float32)."""
         cfg = self.config
-        voiced = extra["f0"] > 0 if "f0" in extra else None
         rows: dict[str, list[np.ndarray]] = {}
         if "pitch" in cfg.groups:
             rows["pitch"] = [extra["f0"][voiced], extra["voicing"]]
@@ -185,11 +186,11 @@ class FeatureBank:
         for group in ("voice", "formants"):
             if group in cfg.groups:
                 rows[group] = [row[np.isfinite(row)] for row in extra[group]]
+        by_dtype: dict[np.dtype, list[str]] = {}
+        for group, group_rows in rows.items():
+            by_dtype.setdefault(group_rows[0].dtype, []).append(group)
         out = {}
-        for kind in ({"balance"}, {"pitch", "voice", "formants"}):  # one call per dtype
-            names = [g for g in rows if g in kind]
-            if not names:
-                continue
+        for names in by_dtype.values():
             stats = functionals_of([r for g in names for r in rows[g]], cfg.percentiles,
                                    hop_s)[:, cfg.statistic_index]
             ends = np.cumsum([len(rows[g]) for g in names])

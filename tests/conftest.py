@@ -65,6 +65,19 @@ def real_corpus(name: str) -> Path:
 SMOKE = Path(__file__).parents[1] / "experiments" / "smoke.toml"
 
 
+def fixed_smoke(name: str, *, top: str = "", speaker_norm: str | None = None,
+                final_model: str = "none") -> str:
+    """smoke.toml renamed, with logistic regression alone at its fixed configuration (no
+    trials): the smallest run that still compares feature sets. ``top``: more top-level
+    lines; ``speaker_norm``: its TOML list, e.g. ``"[false]"``."""
+    text = SMOKE.read_text().replace('name = "smoke"', f'name = "{name}"\n{top}'
+                                     f'final_model = "{final_model}"')
+    text = text.replace('models = ["svm_rbf", "logreg"]', 'models = ["logreg"]')
+    if speaker_norm is not None:
+        text = text.replace("speaker_norm = [false, true]", f"speaker_norm = {speaker_norm}")
+    return text.replace("n_trials = 3", "n_trials = 0")
+
+
 @pytest.fixture(scope="session")
 def smoke_cache(tmp_path_factory) -> str:
     """One feature cache per test process for the smoke runs: the synthetic corpus is written

@@ -3,7 +3,6 @@ Optuna study can be tuned from several processes at once."""
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import optuna
@@ -13,9 +12,9 @@ from benchmark.corpora import open_corpus
 from features import FeatureBank, FeatureConfig
 from features.cache import Cache
 from features.parallel import extract
+from tests.conftest import SMOKE
 
 distributed = pytest.importorskip("distributed")
-SMOKE = Path(__file__).parents[1] / "experiments" / "smoke.toml"
 
 
 @pytest.fixture(scope="module")

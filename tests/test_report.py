@@ -14,9 +14,7 @@ from benchmark.report import write_report
 from benchmark.report.stats import corrected_resampled_ttest
 from benchmark.report.tables import Table, to_latex, to_markdown
 from benchmark.run import RunOptions, run
-
-SMOKE = Path(__file__).parents[1] / "experiments" / "smoke.toml"
-
+from tests.conftest import SMOKE, fixed_smoke
 
 #: The tests sharing the session's smoke run (conftest.trained_smoke) run in one xdist worker,
 #: which builds it once (make test runs pytest with --dist loadgroup).
@@ -118,11 +116,8 @@ def test_table_formats_escape_and_bold():
 def test_ablation_readme_opens_with_what_each_group_did(tmp_path, trained_smoke):
     """A run about variants says in its first sentence what leaving a group out cost, with the
     paired test, and shows the ablation table; the numbers are those of variant_stats."""
-    text = SMOKE.read_text().replace('name = "smoke"', 'name = "abl"\nablation = "leave_one_out"'
-                                   '\nfinal_model = "none"')
-    text = text.replace('models = ["svm_rbf", "logreg"]', 'models = ["logreg"]')
-    text = text.replace("speaker_norm = [false, true]", "speaker_norm = [true]")
-    text = text.replace("n_trials = 3", "n_trials = 0")  # variants at one fixed configuration
+    # variants at one fixed configuration
+    text = fixed_smoke("abl", top='ablation = "leave_one_out"\n', speaker_norm="[true]")
     config = tmp_path / "abl.toml"
     config.write_text(text)
     cfg = load_experiment(config, results_dir=str(tmp_path / "results"))
@@ -179,10 +174,7 @@ def test_a_bank_variant_is_one_more_set_on_its_own_extraction(tmp_path, trained_
     from features import FeatureBank, FeatureConfig
     from features.cache import Cache
 
-    text = SMOKE.read_text().replace('name = "smoke"', 'name = "var"\nfinal_model = "none"')
-    text = text.replace('models = ["svm_rbf", "logreg"]', 'models = ["logreg"]')
-    text = text.replace("speaker_norm = [false, true]", "speaker_norm = [false]")
-    text = text.replace("n_trials = 3", "n_trials = 0")
+    text = fixed_smoke("var", speaker_norm="[false]")
     text += '\n[bank_variants.mfcc8]\nn_mfcc = 8\ngroups = ["mfcc", "pitch"]\n'
     config = tmp_path / "var.toml"
     config.write_text(text)
@@ -212,9 +204,7 @@ def test_adding_a_bank_variant_computes_only_its_cells(tmp_path, trained_smoke):
     other sets keeps its id and resumes from its checkpoints."""
     import json
 
-    text = SMOKE.read_text().replace('name = "smoke"', 'name = "grow"\nfinal_model = "none"')
-    text = text.replace('models = ["svm_rbf", "logreg"]', 'models = ["logreg"]')
-    text = text.replace("n_trials = 3", "n_trials = 0")
+    text = fixed_smoke("grow")
     config = tmp_path / "grow.toml"
     opts = RunOptions(cache_dir=trained_smoke[1], n_jobs=2, progress=False)
     config.write_text(text)

@@ -13,9 +13,7 @@ from mlflow.tracking import MlflowClient
 from benchmark.config import load_experiment
 from benchmark.run import RunOptions, run
 from benchmark.tracking import default_uri
-from tests.conftest import free_port, serving
-
-SMOKE = Path(__file__).parents[1] / "experiments" / "smoke.toml"
+from tests.conftest import SMOKE, free_port, serving
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from benchmark.serving import class_probabilities
 from benchmark.tracking import default_uri
 from features.cache import Cache
 from features.parallel import extract
-from tests.conftest import free_port, serving, synth_files
+from tests.conftest import fixed_smoke, free_port, serving, synth_files
 
 #: Tests of the session smoke run (conftest.trained_smoke) share one xdist worker.
 pytestmark = pytest.mark.xdist_group("trained_smoke")
@@ -276,11 +276,7 @@ def test_a_bank_variants_final_model_computes_the_variants_features(trained_smok
     from benchmark.run import RunOptions, run
     from features import FeatureBank
 
-    smoke = Path(__file__).parents[1] / "experiments" / "smoke.toml"
-    text = smoke.read_text().replace('name = "smoke"', 'name = "varmodel"')
-    text = text.replace('models = ["svm_rbf", "logreg"]', 'models = ["logreg"]')
-    text = text.replace("speaker_norm = [false, true]", "speaker_norm = [false]")
-    text = text.replace("n_trials = 3", "n_trials = 0")
+    text = fixed_smoke("varmodel", speaker_norm="[false]", final_model="best")
     text = text.replace('groups = ["temporal", "spectral", "mfcc", "pitch"]',
                         'groups = ["temporal"]')  # a weak bank: the variant is the best cell
     text += '\n[bank_variants.mfcc_pitch]\ngroups = ["mfcc", "pitch"]\n'

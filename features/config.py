@@ -43,7 +43,8 @@ STATISTICS: tuple[str, ...] = ("mean", "std", "min", "max", "percentiles", "skew
 #: crossings count the recording chain's band limit and rms is the level, which loudness has
 #: (test_invariance); chroma adds nothing once MFCCs are there, the 64 log-mel bands are the
 #: MFCCs' own information again, and min / max (one frame each) and skewness / kurtosis
-#: (unstable on a few hundred frames) give way to percentiles.
+#: (unstable on a few hundred frames) give way to percentiles. The mel filters end at 6.4 kHz
+#: (``fmax``), as the spectral shape rows do: above it a recording chain shows, not the voice.
 DEFAULT_GROUPS: tuple[str, ...] = ("mfcc", "pitch", "balance", "prosody", "voice", "formants")
 DEFAULT_FUNCTIONALS: tuple[str, ...] = ("mean", "std", "percentiles", "slope")
 DEFAULT_MFCC_FUNCTIONALS: tuple[str, ...] = ("mean", "std")
@@ -86,7 +87,10 @@ class FeatureConfig:
     n_fft: int = 512
     n_mels: int = 64
     fmin: float = 0.0
-    fmax: float | None = None
+    #: the top of the mel filters (MFCCs, log-mel), Hz (None: Nyquist, as librosa): at 6.4 kHz
+    #: for the reason of ``spectral_fmax``; the cepstrum of speech from a 44.1 kHz source then
+    #: moves half as far (tests/test_invariance.py, features/README.md "The default")
+    fmax: float | None = 6400.0
     n_mfcc: int = 20  # librosa's default; 40 fit the training corpus (see DEFAULT_GROUPS)
     delta_order: int = 2  # 0: none, 1: deltas, 2: deltas and delta-deltas
     delta_width: int = 9  # frames, odd

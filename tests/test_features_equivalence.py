@@ -20,6 +20,7 @@ from tests.conftest import DATA, real_corpus
 
 CFG = FeatureConfig()
 KW = dict(n_fft=CFG.n_fft, hop_length=CFG.hop_length, win_length=CFG.win_length)
+MEL = dict(n_mels=CFG.n_mels, fmax=CFG.fmax)  # the mel filters' top, as the default's
 
 
 def _synthetic():
@@ -54,7 +55,7 @@ def test_stft_and_mel_match_librosa(signal):
     # a float32 transform: exact to float32 rounding of the utterance's peak (librosa's runs
     # in float64); relative agreement where the spectrum has energy
     np.testing.assert_allclose(sp.mag, S, rtol=1e-5, atol=1e-6 * S.max())
-    ref = librosa.feature.melspectrogram(y=y, sr=CFG.sr, n_mels=CFG.n_mels, **KW)
+    ref = librosa.feature.melspectrogram(y=y, sr=CFG.sr, **MEL, **KW)
     np.testing.assert_allclose(sp.mel, ref, rtol=1e-4, atol=1e-6 * ref.max())
 
 
@@ -118,10 +119,10 @@ def test_chroma(signal):
 def test_logmel_mfcc_and_deltas(signal):
     y, sp, S = signal
     lm = cepstral.logmel(sp, CFG)
-    ref_mel = librosa.feature.melspectrogram(y=y, sr=CFG.sr, n_mels=CFG.n_mels, **KW)
+    ref_mel = librosa.feature.melspectrogram(y=y, sr=CFG.sr, **MEL, **KW)
     np.testing.assert_allclose(lm, librosa.power_to_db(ref_mel), atol=2e-3)
     m = cepstral.mfcc(lm, CFG)
-    ref = librosa.feature.mfcc(y=y, sr=CFG.sr, n_mfcc=CFG.n_mfcc, n_mels=CFG.n_mels, **KW)
+    ref = librosa.feature.mfcc(y=y, sr=CFG.sr, n_mfcc=CFG.n_mfcc, **MEL, **KW)
     np.testing.assert_allclose(m, ref, atol=1e-2, rtol=1e-4)
     d1, d2 = cepstral.deltas(m, CFG)
     np.testing.assert_allclose(d1, librosa.feature.delta(ref, order=1), atol=1e-2)

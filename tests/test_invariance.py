@@ -12,6 +12,7 @@ bounded here, the rest is.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -109,6 +110,24 @@ def test_a_bank_reading_above_the_chain_cutoff_fails_the_bound(tmp_path):
     spread = np.maximum(X.std(0), 1e-3 * np.abs(X).mean(0) + 1e-9)
     d = _changes((bank, ys, X, spread), lambda y: _through_file(tmp_path, y, 44100))
     assert np.percentile(d, 99) > 2.0
+
+
+def _mfcc_change(bank: FeatureBank, ys: list[np.ndarray], tmp_path) -> float:
+    """Median change of a bank's cepstral columns when ``ys`` come from a 44.1 kHz source."""
+    X = np.array([bank.extract(y, SR) for y in ys])
+    spread = np.maximum(X.std(0), 1e-3 * np.abs(X).mean(0) + 1e-9)
+    d = _changes((bank, ys, X, spread), lambda y: _through_file(tmp_path, y, 44100))
+    return float(np.median(d[:, _columns(bank, lambda n: n.startswith("mfcc_"))]))
+
+
+def test_the_mel_filters_ending_at_6_4_khz_halve_the_cepstrums_change(reference, tmp_path):
+    """Why the default's mel filters end at 6.4 kHz (``fmax``): above it the chain's
+    anti-aliasing filter shows, and a cepstrum read up to Nyquist moves about twice as far when
+    the same speech comes from a 44.1 kHz source (RAVDESS: median 0.015 against 0.033 of a
+    spread)."""
+    bank, ys = reference[:2]
+    to_nyquist = FeatureBank(dataclasses.replace(bank.config, fmax=None))
+    assert _mfcc_change(bank, ys, tmp_path) < 0.7 * _mfcc_change(to_nyquist, ys, tmp_path)
 
 
 def test_a_stereo_downmix_is_a_gain(reference, tmp_path):

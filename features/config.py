@@ -87,9 +87,9 @@ class FeatureConfig:
     n_fft: int = 512
     n_mels: int = 64
     fmin: float = 0.0
-    #: the top of the mel filters (MFCCs, log-mel), Hz (None: Nyquist, as librosa): at 6.4 kHz
-    #: for the reason of ``spectral_fmax``; the cepstrum of speech from a 44.1 kHz source then
-    #: moves half as far (tests/test_invariance.py, features/README.md "The default")
+    #: the top of the mel filters (MFCCs, log-mel, loudness), Hz (None: Nyquist, as librosa):
+    #: 6.4 kHz for the reason of ``spectral_fmax``; the cepstrum of speech from a 44.1 kHz
+    #: source then moves half as far (tests/test_invariance.py, features/README.md)
     fmax: float | None = 6400.0
     n_mfcc: int = 20  # librosa's default; 40 fit the training corpus (see DEFAULT_GROUPS)
     delta_order: int = 2  # 0: none, 1: deltas, 2: deltas and delta-deltas

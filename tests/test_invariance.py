@@ -47,13 +47,16 @@ def _utterances() -> list[np.ndarray]:
             for s in speakers(6, seed=0) for e in emotions]
 
 
+def _measured(bank: FeatureBank, ys: list[np.ndarray]):
+    """``(bank, ys, X, spread)``: the bank's features of ``ys`` and each column's spread over
+    them (floored, so that a near-constant column does not divide by zero)."""
+    X = np.array([bank.extract(y, SR) for y in ys])
+    return bank, ys, X, np.maximum(X.std(0), 1e-3 * np.abs(X).mean(0) + 1e-9)
+
+
 @pytest.fixture(scope="module")
 def reference():
-    bank = FeatureBank()
-    ys = _utterances()
-    X = np.array([bank.extract(y, SR) for y in ys])
-    spread = np.maximum(X.std(0), 1e-3 * np.abs(X).mean(0) + 1e-9)
-    return bank, ys, X, spread
+    return _measured(FeatureBank(), _utterances())
 
 
 def _through_file(tmp_path, y: np.ndarray, sr: int, channels: int = 1) -> np.ndarray:
@@ -105,18 +108,13 @@ def test_a_bank_reading_above_the_chain_cutoff_fails_the_bound(tmp_path):
     default) measure where the chain's anti-aliasing filter cut, several spreads away."""
     bank = FeatureBank(FeatureConfig(groups=("temporal", "contrast"), n_contrast_bands=6,
                                      spectral_fmax=None))
-    ys = _utterances()
-    X = np.array([bank.extract(y, SR) for y in ys])
-    spread = np.maximum(X.std(0), 1e-3 * np.abs(X).mean(0) + 1e-9)
-    d = _changes((bank, ys, X, spread), lambda y: _through_file(tmp_path, y, 44100))
+    d = _changes(_measured(bank, _utterances()), lambda y: _through_file(tmp_path, y, 44100))
     assert np.percentile(d, 99) > 2.0
 
 
 def _mfcc_change(bank: FeatureBank, ys: list[np.ndarray], tmp_path) -> float:
     """Median change of a bank's cepstral columns when ``ys`` come from a 44.1 kHz source."""
-    X = np.array([bank.extract(y, SR) for y in ys])
-    spread = np.maximum(X.std(0), 1e-3 * np.abs(X).mean(0) + 1e-9)
-    d = _changes((bank, ys, X, spread), lambda y: _through_file(tmp_path, y, 44100))
+    d = _changes(_measured(bank, ys), lambda y: _through_file(tmp_path, y, 44100))
     return float(np.median(d[:, _columns(bank, lambda n: n.startswith("mfcc_"))]))
 
 

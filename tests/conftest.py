@@ -70,12 +70,16 @@ def fixed_smoke(name: str, *, top: str = "", speaker_norm: str | None = None,
     """smoke.toml renamed, with logistic regression alone at its fixed configuration (no
     trials): the smallest run that still compares feature sets. ``top``: more top-level
     lines; ``speaker_norm``: its TOML list, e.g. ``"[false]"``."""
-    text = SMOKE.read_text().replace('name = "smoke"', f'name = "{name}"\n{top}'
-                                     f'final_model = "{final_model}"')
-    text = text.replace('models = ["svm_rbf", "logreg"]', 'models = ["logreg"]')
+    edits = {'name = "smoke"': f'name = "{name}"\n{top}final_model = "{final_model}"',
+             'models = ["svm_rbf", "logreg"]': 'models = ["logreg"]',
+             "n_trials = 3": "n_trials = 0"}
     if speaker_norm is not None:
-        text = text.replace("speaker_norm = [false, true]", f"speaker_norm = {speaker_norm}")
-    return text.replace("n_trials = 3", "n_trials = 0")
+        edits["speaker_norm = [false, true]"] = f"speaker_norm = {speaker_norm}"
+    text = SMOKE.read_text()
+    for old, new in edits.items():  # each line must be there: smoke.toml changed otherwise
+        assert text.count(old) == 1, f"smoke.toml no longer has {old!r}"
+        text = text.replace(old, new)
+    return text
 
 
 @pytest.fixture(scope="session")

@@ -108,8 +108,7 @@ class FeatureBank:
                 if log_mel is None:
                     log_mel = cepstral.logmel(sp, cfg)
                 if group == "mfcc":
-                    m = cepstral.mfcc(log_mel, cfg)
-                    rows += [m, *cepstral.deltas(m, cfg)]
+                    rows += cepstral.cepstrum(log_mel, cfg)
                 else:
                     rows.append(log_mel)
         matrix = (np.concatenate([np.asarray(r, dtype=np.float32) for r in rows], axis=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from features.config import FeatureConfig
-from features.filters import derivative
+from features.filters import derivative, rasta
 from features.stft import Spectra, power_to_db
 
 
@@ -22,6 +22,15 @@ def mfcc(log_mel: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     """
     import scipy.fft  # here, not at the top: see features.stft.spectra
     return scipy.fft.dct(log_mel, axis=0, type=2, norm="ortho")[: cfg.n_mfcc]
+
+
+def cepstrum(log_mel: np.ndarray, cfg: FeatureConfig) -> list[np.ndarray]:
+    """The MFCC rows of the bank: the cepstrum (RASTA-filtered if ``cfg.rasta``), then its
+    ``cfg.delta_order`` deltas."""
+    m = mfcc(log_mel, cfg)
+    if cfg.rasta:
+        m = rasta(m)
+    return [m, *deltas(m, cfg)]
 
 
 def deltas(x: np.ndarray, cfg: FeatureConfig) -> list[np.ndarray]:

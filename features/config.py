@@ -61,7 +61,7 @@ DEFAULT_VOICED_GROUPS: tuple[str, ...] = ("spectral", "contrast", "mfcc")
 
 #: Parameters added after configs were first stored, each with the value that computes what the
 #: code did before it: a stored config without one means that value (FeatureConfig.from_stored).
-ADDED: dict[str, object] = {"spectral_fmax": None, "mfcc_functionals": None}
+ADDED: dict[str, object] = {"spectral_fmax": None, "mfcc_functionals": None, "rasta": False}
 
 #: Parameters that must be above zero, and those that are fractions in (0, 1): checked when a
 #: config is made, so that a bad value is one line naming it, not a traceback from a kernel.
@@ -93,6 +93,10 @@ class FeatureConfig:
     fmax: float | None = 6400.0
     n_mfcc: int = 20  # librosa's default; 40 fit the training corpus (see DEFAULT_GROUPS)
     delta_order: int = 2  # 0: none, 1: deltas, 2: deltas and delta-deltas
+    #: RASTA-filter the cepstral trajectories (then take their deltas): a stationary channel
+    #: is removed exactly (``features.filters.rasta``); measured on the transfer criteria,
+    #: not taken (features/README.md, "How the default was chosen")
+    rasta: bool = False
     delta_width: int = 9  # frames, odd
     n_contrast_bands: int = 5
     contrast_fmin: float = 200.0

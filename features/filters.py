@@ -1,5 +1,5 @@
 """The fixed linear operators of the bank: window, mel and chroma filterbanks, Savitzky-Golay
-derivative filters, the dB conversion.
+derivative filters, the RASTA filter, the dB conversion.
 
 Each equals its librosa 0.11 counterpart (``tests/test_features_equivalence.py`` holds them to
 it), written here (numpy, and a numba loop for the derivative) because importing librosa
@@ -156,6 +156,36 @@ def derivative(x: np.ndarray, width: int, order: int) -> np.ndarray:
     _savgol_inner(np.ascontiguousarray(x.reshape(-1, n)), centre, out.reshape(-1, n))
     out[..., :half] = (x[..., :width] @ edge)[..., None]
     out[..., n - half:] = (x[..., n - width:] @ edge)[..., None]
+    return out
+
+
+#: The RASTA filter (Hermansky & Morgan 1994, doi:10.1109/89.326616), as rastamat's
+#: ``rastafilt``: a regression slope over five frames (a zero at 0 Hz) and a pole at 0.94, a
+#: band-pass of about 1 to 12 Hz of modulation at a 10 ms hop.
+RASTA_NUMERATOR = (0.2, 0.1, 0.0, -0.1, -0.2)
+RASTA_POLE = 0.94
+
+
+def rasta(x: np.ndarray) -> np.ndarray:
+    """RASTA-filter each row of ``x`` (log-spectral or cepstral trajectories, frames last);
+    shape as ``x``, float64.
+
+    A stationary channel (a microphone's or room's fixed frequency response, a level) adds a
+    constant to each log band, hence to each cepstral row: the filter's zero at 0 Hz removes
+    it exactly, and its pass band keeps the syllable-rate changes of speech. As rastamat's
+    ``rastafilt`` (D. Ellis, after ``rasta_filt.c``): the first four frames prime the
+    filter's FIR state and are output as 0; a row of four frames or fewer is all 0. Because
+    both the filter and the DCT are linear, filtering the cepstrum equals taking the cepstrum
+    of the filtered log-mel bands, as RASTA-PLP does.
+    """
+    from scipy.signal import lfilter  # here: scipy.signal costs a process ~0.3 s to import
+
+    x = np.asarray(x, dtype=np.float64)
+    out = np.zeros_like(x)
+    if x.shape[-1] > 4:
+        b = np.asarray(RASTA_NUMERATOR)
+        _, state = lfilter(b, [1.0], x[..., :4], axis=-1, zi=np.zeros(x.shape[:-1] + (4,)))
+        out[..., 4:] = lfilter(b, [1.0, -RASTA_POLE], x[..., 4:], axis=-1, zi=state)[0]
     return out
 
 

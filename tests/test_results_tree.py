@@ -1,5 +1,7 @@
-"""The committed reference results are portable: no machine's absolute path in any file."""
+"""The committed reference results are portable (no machine's absolute path in any file) and
+still name the banks today's code computes."""
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -36,3 +38,23 @@ def test_the_pattern_finds_what_it_must():
         assert ABSOLUTE.search(text)
     for text in (b'"path": "ravdess/Actor_01/x.flac"', b"results/perf", b"a/tmp/b"):
         assert not ABSOLUTE.search(text)
+
+
+def test_every_committed_table_names_a_bank_todays_code_computes():
+    """A parameter added to the bank (``rasta``, say) must not move the digest of any config
+    stored before it: the committed tables, and every user's feature cache, are keyed by those
+    digests. Each table's bank, and each of its ``[bank_variants]``, rebuilt from its stored
+    config, has the digest the table was extracted under."""
+    from features.config import FeatureConfig
+
+    manifests = sorted((ROOT / "results").glob("*/manifest.json"))
+    assert len(manifests) > 5
+    for path in manifests:
+        m = json.loads(path.read_text())
+        assert FeatureConfig.from_stored(m["feature_config"]).digest() == \
+            m["feature_config_digest"], path
+        extracted = json.loads((path.parent / "extraction.json").read_text())
+        spaces = {space for per_corpus in extracted.values() for space in per_corpus}
+        for name, stored in m["config"].get("bank_variants", {}).items():
+            digest = FeatureConfig.from_stored(stored).digest()
+            assert f"features-{digest}" in spaces, f"{path}: [bank_variants.{name}]"

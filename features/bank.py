@@ -125,8 +125,8 @@ class FeatureBank:
             times, amps, seg = voice.pulses(y, f0, cfg.hop_length, cfg.sr, cfg.f0_min,
                                             cfg.f0_max)
             hnr = voice.period_hnr(y, times, seg, cfg.hop_length, sp.n_frames)
-            extra["voice"] = voice.voice_frames(sp, f0, hnr, extra["formants"][2], cfg.sr,
-                                                cfg.n_fft)
+            levels = extra["formants"][[k - 1 for k in cfg.formant_levels]]
+            extra["voice"] = voice.voice_frames(sp, f0, hnr, levels, cfg.sr, cfg.n_fft)
             extra["perturbation"] = voice.perturbation(times, amps, seg, cfg.sr, cfg.f0_min,
                                                        cfg.f0_max)
         return matrix, extra
@@ -218,7 +218,8 @@ class FeatureBank:
             names += prosody.undefined(extra["f0"], cfg.hop_length / cfg.sr)
         rows = []
         if "voice" in cfg.groups:
-            rows += list(zip(voice.FRAME_NAMES, extra["voice"], strict=True))
+            rows += list(zip(voice.frame_names(cfg.formant_levels), extra["voice"],
+                             strict=True))
             names += [n for n, v in zip(voice.UTTERANCE_NAMES, extra["perturbation"],
                                         strict=True) if not np.isfinite(v)]
         if "formants" in cfg.groups:

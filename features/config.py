@@ -61,7 +61,8 @@ DEFAULT_VOICED_GROUPS: tuple[str, ...] = ("spectral", "contrast", "mfcc")
 
 #: Parameters added after configs were first stored, each with the value that computes what the
 #: code did before it: a stored config without one means that value (FeatureConfig.from_stored).
-ADDED: dict[str, object] = {"spectral_fmax": None, "mfcc_functionals": None, "rasta": False}
+ADDED: dict[str, object] = {"spectral_fmax": None, "mfcc_functionals": None, "rasta": False,
+                            "formant_levels": (3,)}
 
 #: Parameters that must be above zero, and those that are fractions in (0, 1): checked when a
 #: config is made, so that a bad value is one line naming it, not a traceback from a kernel.
@@ -110,6 +111,10 @@ class FeatureConfig:
     f0_min: float = 80.0
     f0_max: float = 600.0
     voicing_threshold: float = 0.45
+    #: the formants (1-3) whose harmonic's level below H1 the voice group gives (H1-A3 by
+    #: default; eGeMAPS keeps all three): measured on the transfer criteria
+    #: (features/README.md, "How the default was chosen")
+    formant_levels: tuple[int, ...] = (3,)
     top_db: float = 80.0
     percentiles: tuple[float, ...] = (10.0, 50.0, 90.0)
     functionals: tuple[str, ...] = DEFAULT_FUNCTIONALS  # which of STATISTICS summarise a row
@@ -135,6 +140,9 @@ class FeatureConfig:
         if self.spectral_fmax is not None and not top < self.spectral_fmax <= self.sr / 2:
             bad.append(f"spectral_fmax = {self.spectral_fmax} (need {top:g} < spectral_fmax <= "
                        f"sr/2: above the top contrast band's lower edge)")
+        if not self.formant_levels or not set(self.formant_levels) <= {1, 2, 3}:
+            bad.append(f"formant_levels = {list(self.formant_levels)} (a non-empty subset of "
+                       "1, 2, 3)")
         if bad:
             raise ValueError("out of range: " + "; ".join(bad))
         unknown = [g for g in self.groups if g not in GROUPS]
@@ -145,6 +153,7 @@ class FeatureConfig:
         # keep the canonical order, so that the digest and the columns do not depend on it
         object.__setattr__(self, "groups", tuple(g for g in GROUPS if g in self.groups))
         object.__setattr__(self, "percentiles", tuple(float(p) for p in self.percentiles))
+        object.__setattr__(self, "formant_levels", tuple(sorted(set(self.formant_levels))))
         bad = [g for g in self.voiced_groups if g not in FRAME_GROUPS]
         if bad:
             raise ValueError(f"voiced_groups must be frame-row groups {list(FRAME_GROUPS)}; "

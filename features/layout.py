@@ -97,7 +97,8 @@ class Layout:
         if "prosody" in self.config.groups:
             names += list(prosody.NAMES)
         if "voice" in self.config.groups:
-            names += [f"{row}_{s}" for row in voice.FRAME_NAMES for s in stats]
+            names += [f"{row}_{s}" for row in voice.frame_names(self.config.formant_levels)
+                      for s in stats]
             names += list(voice.UTTERANCE_NAMES)
         if "formants" in self.config.groups:
             names += [f"{row}_{s}" for row in formants.NAMES for s in stats]

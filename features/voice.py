@@ -13,7 +13,8 @@ five for that reason (Eyben et al. 2016). Definitions:
   correlation does not, and follows Praat within a few dB from 5 to 25 dB;
 - H1-H2 and H1-A3: level of the first harmonic over the second, and over the strongest
   harmonic near F3, dB, read from the shared magnitude spectrum (uncorrected for formants, as
-  eGeMAPS);
+  eGeMAPS); H1-A1 and H1-A2 likewise at F1 and F2, when configured (``formant_levels``:
+  eGeMAPS keeps all three, as the level of each formant's harmonic relative to F0's);
 - jitter (local, and RAP) and shimmer (local, and local in dB) from glottal periods marked on
   the waveform: one peak per period, each searched within the period the F0 track predicts,
   with Praat's period limits (Boersma & Weenink, Praat manual, "Voice 2. Jitter" and
@@ -28,8 +29,15 @@ from numba import njit
 
 from features.stft import Spectra
 
-#: Frame rows of :func:`voice_frames`, in order.
-FRAME_NAMES: tuple[str, ...] = ("hnr", "h1_h2", "h1_a3")
+
+def frame_names(formant_levels: tuple[int, ...] = (3,)) -> tuple[str, ...]:
+    """Frame rows of :func:`voice_frames`, in order: HNR, H1-H2, then H1-A``k`` for each
+    formant ``k`` of ``formant_levels``."""
+    return ("hnr", "h1_h2", *(f"h1_a{k}" for k in formant_levels))
+
+
+#: Frame rows of :func:`voice_frames` in the default bank.
+FRAME_NAMES: tuple[str, ...] = frame_names()
 #: Utterance columns of :func:`perturbation`, in order.
 UTTERANCE_NAMES: tuple[str, ...] = ("jitter_local", "jitter_rap", "shimmer_local",
                                     "shimmer_local_db")
@@ -50,17 +58,22 @@ def hnr_db(strength: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def _harmonic_levels(mag, idx, f0, f3, df, amin):
+def _harmonic_levels(mag, idx, f0, formant_hz, df, amin):
     """Per voiced frame: levels (dB) of the strongest bin within half an F0 of F0, of 2 F0
-    and of the harmonic nearest F3 (NaN where F3 is unknown); shape (3, len(idx))."""
+    and of the harmonic nearest each row of ``formant_hz`` (NaN where that formant is
+    unknown); shape (2 + len(formant_hz), len(idx))."""
     n_bins = mag.shape[0]
-    out = np.full((3, idx.shape[0]), np.nan)
+    n_out = 2 + formant_hz.shape[0]
+    out = np.full((n_out, idx.shape[0]), np.nan)
     for j in range(idx.shape[0]):
         t = idx[j]
         f = f0[t]
-        centres = (f, 2.0 * f, np.round(f3[t] / f) * f if np.isfinite(f3[t]) else -1.0)
-        for c in range(3):
-            centre = centres[c]
+        for c in range(n_out):
+            if c < 2:
+                centre = (c + 1.0) * f
+            else:
+                fk = formant_hz[c - 2, t]
+                centre = np.round(fk / f) * f if np.isfinite(fk) else -1.0
             if centre <= 0:
                 continue
             lo = min(max(int(np.floor((centre - 0.5 * f) / df)) + 1, 0), n_bins - 1)
@@ -72,23 +85,25 @@ def _harmonic_levels(mag, idx, f0, f3, df, amin):
     return out
 
 
-def voice_frames(sp: Spectra, f0: np.ndarray, hnr: np.ndarray, f3: np.ndarray,
+def voice_frames(sp: Spectra, f0: np.ndarray, hnr: np.ndarray, formant_hz: np.ndarray,
                  sr: int, n_fft: int) -> np.ndarray:
-    """HNR, H1-H2 and H1-A3 (rows of :data:`FRAME_NAMES`, dB) per frame; shape
-    (3, n_frames), NaN on unvoiced frames (and H1-A3 where F3 is unknown).
+    """HNR, H1-H2 and H1-A``k`` for each formant row given (rows of :func:`frame_names`,
+    dB) per frame; shape (2 + len(formant_hz), n_frames), NaN on unvoiced frames (and
+    H1-A``k`` where that formant is unknown).
 
     ``f0`` in Hz (0 where unvoiced), ``hnr`` the per-frame HNR of :func:`period_hnr`
-    (dB, NaN where unknown), ``f3`` the third formant in Hz (NaN where unknown).
+    (dB, NaN where unknown), ``formant_hz`` formant rows in Hz, shape (n, n_frames) or
+    (n_frames,) for one (NaN where unknown): F3 alone in the default bank.
     """
-    out = np.full((len(FRAME_NAMES), sp.n_frames), np.nan)
+    formant_hz = np.atleast_2d(np.asarray(formant_hz, np.float64))
+    out = np.full((2 + formant_hz.shape[0], sp.n_frames), np.nan)
     idx = np.flatnonzero(f0 > 0)
     if idx.size == 0:
         return out
-    levels = _harmonic_levels(sp.mag, idx, np.asarray(f0, np.float64),
-                              np.asarray(f3, np.float64), sr / n_fft, AMIN)
+    levels = _harmonic_levels(sp.mag, idx, np.asarray(f0, np.float64), formant_hz, sr / n_fft,
+                              AMIN)
     out[0, idx] = hnr[idx]
-    out[1, idx] = levels[0] - levels[1]
-    out[2, idx] = levels[0] - levels[2]
+    out[1:, idx] = levels[0] - levels[1:]
     return out
 
 

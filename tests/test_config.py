@@ -271,7 +271,8 @@ def test_invalid_toml_names_the_file(tmp_path, text):
 @pytest.mark.parametrize(("line", "said"), [("n_mfcc = -5", "n_mfcc = -5"),
                                             ("contrast_quantile = 1.5", "contrast_quantile"),
                                             ("n_mfcc = 100", "n_mfcc = 100 above n_mels = 64"),
-                                            ("delta_order = 3", "delta_order = 3")])
+                                            ("delta_order = 3", "delta_order = 3"),
+                                            ("formant_levels = [4]", "formant_levels")])
 def test_out_of_range_feature_parameters_are_one_line_naming_file_and_key(tmp_path, line,
                                                                            said):
     config = tmp_path / "bad.toml"

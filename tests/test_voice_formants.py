@@ -132,6 +132,30 @@ def test_h1_h2_follows_the_glottal_source():
     assert h1_h2_and_a3(sharp)[1] < h1_h2_and_a3(y)[1] - 3
 
 
+def test_h1_a1_and_h1_a2_follow_their_formants():
+    """With ``formant_levels = (1, 2, 3)`` (eGeMAPS's three formant levels): a sharper F1
+    (narrower bandwidth, on a harmonic: a stronger harmonic there) lowers H1-A1 by more than
+    3 dB (measured: 12), a sharper F2 lowers H1-A2 (13), and each leaves the other; the
+    H1-A3 columns are the default bank's."""
+    full = FeatureBank(FeatureConfig(groups=("voice",), formant_levels=(1, 2, 3)))
+    default = FeatureBank(FeatureConfig(groups=("voice",)))
+
+    def levels(y):
+        x = dict(zip(full.feature_names, full.extract(y, SR), strict=True))
+        return x["h1_a1_p50"], x["h1_a2_p50"]
+
+    base = ((750, 80), (1200, 90), (2600, 120), (3500, 200), (4500, 250))  # on harmonics
+    y = vowel(150, base)
+    a1, a2 = levels(y)
+    sharp_f1 = levels(vowel(150, ((750, 20), *base[1:])))
+    sharp_f2 = levels(vowel(150, (base[0], (1200, 20), *base[2:])))
+    assert sharp_f1[0] < a1 - 3 and abs(sharp_f1[1] - a2) < abs(sharp_f1[0] - a1)
+    assert sharp_f2[1] < a2 - 3 and abs(sharp_f2[0] - a1) < abs(sharp_f2[1] - a2)
+    x = dict(zip(full.feature_names, full.extract(y, SR), strict=True))
+    ref = dict(zip(default.feature_names, default.extract(y, SR), strict=True))
+    assert set(ref) < set(x) and all(x[k] == v for k, v in ref.items())
+
+
 def test_silence_and_noise_leave_voice_and_formant_columns_undefined_not_nan():
     bank = FeatureBank(FeatureConfig(groups=("voice", "formants")))
     rng = np.random.default_rng(0)

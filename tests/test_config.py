@@ -333,3 +333,15 @@ def test_a_bank_variant_is_the_experiments_bank_with_the_keys_it_changes(tmp_pat
     budget = _load(tmp_path, text + "[tuning.per_set.mfcc_only]\nn_trials = 5\n")
     assert budget.tuning.for_cell("svm_rbf", "mfcc_only").n_trials == 5
     assert budget.tuning.for_cell("svm_rbf", "bank").n_trials == budget.tuning.n_trials
+
+
+def test_the_design_experiments_compare_the_same_banks():
+    """The default is chosen by its worst margin across the three design experiments (issue
+    #28; features/README.md): each must hold the same alternatives, or a variant would be
+    judged on part of the criteria."""
+    from benchmark.config import load_experiment
+
+    root = Path(__file__).parents[1] / "experiments"
+    variants = [dict(load_experiment(root / f"design_{part}.toml").bank_variants)
+                for part in ("transfer", "loso", "pooled")]
+    assert len(variants[0]) > 10 and variants[0] == variants[1] == variants[2]

@@ -36,8 +36,6 @@ def frame_names(formant_levels: tuple[int, ...] = (3,)) -> tuple[str, ...]:
     return ("hnr", "h1_h2", *(f"h1_a{k}" for k in formant_levels))
 
 
-#: Frame rows of :func:`voice_frames` in the default bank.
-FRAME_NAMES: tuple[str, ...] = frame_names()
 #: Utterance columns of :func:`perturbation`, in order.
 UTTERANCE_NAMES: tuple[str, ...] = ("jitter_local", "jitter_rap", "shimmer_local",
                                     "shimmer_local_db")

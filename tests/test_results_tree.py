@@ -58,3 +58,14 @@ def test_every_committed_table_names_a_bank_todays_code_computes():
         for name, stored in m["config"].get("bank_variants", {}).items():
             digest = FeatureConfig.from_stored(stored).digest()
             assert f"features-{digest}" in spaces, f"{path}: [bank_variants.{name}]"
+
+
+def test_every_committed_table_is_the_default_banks():
+    """README.md ("Which bank") says every table under results/ was made with the default
+    bank: a new default must come with its tables rerun, or with that sentence changed."""
+    from features.config import FeatureConfig
+
+    digest = FeatureConfig().digest()
+    stale = [p.parent.name for p in sorted((ROOT / "results").glob("*/manifest.json"))
+             if json.loads(p.read_text())["feature_config_digest"] != digest]
+    assert not stale, f"tables of another bank than the default ({digest}): {stale}"

@@ -85,6 +85,17 @@ def test_corrected_resampled_ttest_by_hand():
     assert p > sps.ttest_1samp(d, 0).pvalue
 
 
+def test_no_t_test_on_two_folds_or_on_differences_equal_to_rounding():
+    """Two folds differing by the same count of files (as RAVDESS across gender can) gave a
+    variance of rounding error and p = 1e-12: no test below MIN_FOLDS folds, nor when every
+    fold differs alike; three folds that vary are tested."""
+    same = np.array([0.1 + 0.2, 0.3])  # equal but for rounding: var ~ 1e-33
+    for d in (same, np.array([0.02, 0.05]), np.array([0.3, 0.1 + 0.2, 0.3])):
+        assert all(np.isnan(corrected_resampled_ttest(d, n_train=700, n_test=700)))
+    t, p = corrected_resampled_ttest(np.array([0.02, 0.05, 0.04]), n_train=700, n_test=700)
+    assert np.isfinite(p) and 0 < p < 1
+
+
 def test_bootstrap_ci_brackets_pooled_uar_and_narrows_with_speakers():
     rng = np.random.default_rng(0)
 

@@ -88,13 +88,21 @@ class FeatureBank:
         extra : dict
             ``f0`` (Hz, 0 when unvoiced) and ``voicing`` rows when the pitch, balance or
             prosody group is on; ``balance`` (rows of ``balance.NAMES``) for balance or
-            prosody.
+            prosody; ``formants`` for voice, formants or ``vtln`` (whose warp the MFCCs take).
         """
         cfg = self.config
         y = self._prepare(y, sr)
         sp = spectra(y, cfg)
+        extra = self._contours(y, sp)
+        warp = formants.warp_factor(extra["formants"][2]) if cfg.vtln else 1.0
+        log_mels: dict[float, np.ndarray] = {}  # by warp: the log-mel rows and the MFCCs share
+
+        def log_mel(w: float) -> np.ndarray:
+            if w not in log_mels:
+                log_mels[w] = cepstral.logmel(sp, cfg, w)
+            return log_mels[w]
+
         rows: list[np.ndarray] = []
-        log_mel = None
         for group in cfg.groups:
             if group == "temporal":
                 rows += [temporal.zcr(y, sp.n_frames, cfg)[None], temporal.rms(sp, cfg)[None]]
@@ -104,21 +112,24 @@ class FeatureBank:
                 rows.append(spectral.contrast(sp, cfg))
             elif group == "chroma":
                 rows.append(chroma.chroma(sp, cfg))
-            elif group in ("mfcc", "logmel"):
-                if log_mel is None:
-                    log_mel = cepstral.logmel(sp, cfg)
-                if group == "mfcc":
-                    rows += cepstral.cepstrum(log_mel, cfg)
-                else:
-                    rows.append(log_mel)
+            elif group == "mfcc":
+                rows += cepstral.cepstrum(log_mel(warp), cfg)
+            elif group == "logmel":
+                rows.append(log_mel(1.0))
         matrix = (np.concatenate([np.asarray(r, dtype=np.float32) for r in rows], axis=0)
                   if rows else np.zeros((0, sp.n_frames), np.float32))
+        return matrix, extra
+
+    def _contours(self, y: np.ndarray, sp) -> dict[str, np.ndarray]:
+        """The F0 track, balance rows, formants and voice rows the config needs (the ``extra``
+        of :meth:`frames`), from the signal and its shared spectra."""
+        cfg = self.config
         extra = {}
-        if F0_GROUPS & set(cfg.groups) or self.layout.voiced_rows.any():
+        if F0_GROUPS & set(cfg.groups) or self.layout.voiced_rows.any() or cfg.vtln:
             extra["f0"], extra["voicing"] = pitch.pitch(sp, cfg)
         if {"balance", "prosody"} & set(cfg.groups):
             extra["balance"] = balance.balance(sp, cfg)
-        if {"voice", "formants"} & set(cfg.groups):
+        if {"voice", "formants"} & set(cfg.groups) or cfg.vtln:
             extra["formants"] = formants.formants(sp, extra["f0"] > 0, cfg.sr, cfg.n_fft)
         if "voice" in cfg.groups:
             f0 = extra["f0"]
@@ -129,7 +140,7 @@ class FeatureBank:
             extra["voice"] = voice.voice_frames(sp, f0, hnr, levels, cfg.sr, cfg.n_fft)
             extra["perturbation"] = voice.perturbation(times, amps, seg, cfg.sr, cfg.f0_min,
                                                        cfg.f0_max)
-        return matrix, extra
+        return extra
 
     def extract(self, y: np.ndarray, sr: int) -> np.ndarray:
         """Utterance-level features of a mono signal; shape (len(feature_names),), float32.

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from features import filters
 from features.config import FeatureConfig
 from features.filters import derivative, rasta
 from features.stft import Spectra, power_to_db
 
 
-def logmel(sp: Spectra, cfg: FeatureConfig) -> np.ndarray:
-    """Log-mel power, dB re 1, floored ``top_db`` below the utterance's peak; (n_mels, n_frames)."""
-    return power_to_db(sp.mel, top_db=cfg.top_db)
+def logmel(sp: Spectra, cfg: FeatureConfig, warp: float = 1.0) -> np.ndarray:
+    """Log-mel power, dB re 1, floored ``top_db`` below the utterance's peak; (n_mels, n_frames).
+    ``warp`` != 1: through filters whose edges are scaled by it (``features.filters.mel``), a
+    vocal tract length warp (``features.formants.warp_factor``)."""
+    if warp == 1.0:
+        return power_to_db(sp.mel, top_db=cfg.top_db)
+    basis = filters.mel(cfg.sr, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax, warp)
+    return power_to_db(basis @ sp.power, top_db=cfg.top_db)
 
 
 def mfcc(log_mel: np.ndarray, cfg: FeatureConfig) -> np.ndarray:

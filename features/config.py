@@ -62,7 +62,7 @@ DEFAULT_VOICED_GROUPS: tuple[str, ...] = ("spectral", "contrast", "mfcc")
 #: Parameters added after configs were first stored, each with the value that computes what the
 #: code did before it: a stored config without one means that value (FeatureConfig.from_stored).
 ADDED: dict[str, object] = {"spectral_fmax": None, "mfcc_functionals": None, "rasta": False,
-                            "formant_levels": (3,)}
+                            "formant_levels": (3,), "vtln": False}
 
 #: Parameters that must be above zero, and those that are fractions in (0, 1): checked when a
 #: config is made, so that a bad value is one line naming it, not a traceback from a kernel.
@@ -98,6 +98,10 @@ class FeatureConfig:
     #: is removed exactly (``features.filters.rasta``); measured on the transfer criteria,
     #: not taken (features/README.md, "How the default was chosen")
     rasta: bool = False
+    #: read the cepstrum through mel filters warped by the utterance's median F3 (vocal tract
+    #: length normalisation, ``features.formants.warp_factor``): measured on the transfer
+    #: criteria (features/README.md, "How the default was chosen")
+    vtln: bool = False
     delta_width: int = 9  # frames, odd
     n_contrast_bands: int = 5
     contrast_fmin: float = 200.0

@@ -59,15 +59,18 @@ def mel_to_hz(mel: np.ndarray) -> np.ndarray:
     return np.where(high, _MIN_LOG_HZ * np.exp(_LOGSTEP * (mel - _MIN_LOG_MEL)), _F_SP * mel)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=64)
 def mel(sr: int, n_fft: int, n_mels: int, fmin: float = 0.0,
-        fmax: float | None = None) -> np.ndarray:
+        fmax: float | None = None, warp: float = 1.0) -> np.ndarray:
     """Triangular mel filterbank, Slaney area-normalised; shape (n_mels, 1 + n_fft // 2), float32.
 
     As ``librosa.filters.mel(sr, n_fft, n_mels, fmin, fmax, htk=False, norm='slaney')``.
+    ``warp`` scales every filter's edges in Hz (a vocal tract length warp: a speaker whose
+    resonances sit ``warp`` times higher is read where the reference speaker's are; Lee &
+    Rose 1998, doi:10.1109/89.650310); 1 is librosa's filterbank.
     """
     fmax = sr / 2.0 if fmax is None else float(fmax)
-    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    edges = warp * mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
     ramps = edges[:, None] - fft_frequencies(sr, n_fft)[None, :]
     width = np.diff(edges)
     lower = -ramps[:-2] / width[:-1, None]

@@ -145,3 +145,14 @@ def test_the_parent_of_the_workers_does_not_import_scipy_fft():
         "bank.extract(np.sin(np.arange(8000) * 0.05).astype(np.float32), 16000)\n"
         "print(before, 'scipy.fft' in sys.modules)\n")
     assert out == ["False", "True"]
+
+
+def test_a_warped_mel_filterbank_reads_each_band_that_much_higher():
+    """``warp`` scales every filter's edges: each filter's centre of mass moves up by that
+    factor (to a bin), and 1 is librosa's filterbank."""
+    freqs = np.fft.rfftfreq(512, 1 / 16000)
+    banks = [filters.mel(16000, 512, 40, 0.0, 6000.0, warp) for warp in (1.0, 1.2)]
+    centre = [(w * freqs).sum(1) / w.sum(1) for w in banks]
+    np.testing.assert_allclose(centre[1][5:], 1.2 * centre[0][5:], atol=16000 / 512)
+    assert np.array_equal(filters.mel(16000, 512, 40, 0.0, 6000.0, 1.0),
+                          filters.mel(16000, 512, 40, 0.0, 6000.0))

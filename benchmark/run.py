@@ -500,7 +500,7 @@ def _plan_dataset(cfg: ExperimentConfig, opts: RunOptions, ds: Dataset,
         X_aug = copies if augmented else None
         own = variants[label].config if label in variants else None  # a bank variant's
         cell = Cell(ds.name, label, spec, model, norm, cfg.protocol.kind, augmented)
-        digest = cfg.features.digest() if fs is logmel else fs.digest()
+        digest = cfg.features.logmel_digest() if fs is logmel else fs.digest()
         cid = cell.id(cell_digest(cfg, cell, digest, {c: d["blake2b"] for c, d in data.items()}))
         folder = out_dir / "folds" / cid
         folder.mkdir(parents=True, exist_ok=True)

@@ -42,10 +42,12 @@ class FeatureBank:
         return self.config.sr
 
     def cache_namespace(self, kind: str = "features") -> str:
-        """Cache folder of utterance features or frame-level log-mels of this config."""
+        """Cache folder of utterance features or frame-level log-mels of this config (the
+        latter named by the parameters the log-mel reads: :meth:`FeatureConfig.logmel_digest`)."""
         if kind not in ("features", "logmel"):
             raise ValueError(f"unknown kind {kind!r}; one of ('features', 'logmel')")
-        return f"{kind}-{self.config.digest()}"
+        digest = self.config.digest() if kind == "features" else self.config.logmel_digest()
+        return f"{kind}-{digest}"
 
     # -- names (features.layout) -------------------------------------------------------
     @cached_property

@@ -64,6 +64,11 @@ DEFAULT_VOICED_GROUPS: tuple[str, ...] = ("spectral", "contrast", "mfcc")
 ADDED: dict[str, object] = {"spectral_fmax": None, "mfcc_functionals": None, "rasta": False,
                             "formant_levels": (3,), "vtln": False}
 
+#: The parameters the frame-level log-mel reads (a spectrogram model's input): any other may
+#: change, and the cached log-mels and the cells of models on them stay what they are.
+LOGMEL_PARAMETERS: tuple[str, ...] = ("sr", "win_ms", "hop_ms", "n_fft", "n_mels", "fmin",
+                                      "fmax", "top_db")
+
 #: Parameters that must be above zero, and those that are fractions in (0, 1): checked when a
 #: config is made, so that a bad value is one line naming it, not a traceback from a kernel.
 _POSITIVE = ("sr", "win_ms", "hop_ms", "n_fft", "n_mels", "n_mfcc", "n_contrast_bands",
@@ -254,4 +259,11 @@ class FeatureConfig:
     def digest(self) -> str:
         """A stable 16-hex-digit hash of the config and the feature-code version."""
         blob = json.dumps({"v": FEATURE_CODE_VERSION, **self.to_dict()}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def logmel_digest(self) -> str:
+        """As :meth:`digest`, of the :data:`LOGMEL_PARAMETERS` alone: the key of the log-mels
+        (``FeatureBank.cache_namespace("logmel")``) and of the cells of models that read them."""
+        blob = json.dumps({"v": FEATURE_CODE_VERSION, "kind": "logmel",
+                           **{k: getattr(self, k) for k in LOGMEL_PARAMETERS}}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]

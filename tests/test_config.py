@@ -345,3 +345,21 @@ def test_the_design_experiments_compare_the_same_banks():
     variants = [dict(load_experiment(root / f"design_{part}.toml").bank_variants)
                 for part in ("transfer", "loso", "pooled", "gender")]
     assert len(variants[0]) > 10 and all(v == variants[0] for v in variants)
+
+
+def test_the_log_mels_key_is_only_what_the_log_mel_reads():
+    """A spectrogram model's cells and cached log-mels are keyed by the log-mel's own
+    parameters: a change to the bank's summary (cepstra, groups, warps) leaves them, one to
+    the mel filters or the framing does not."""
+    from features import FeatureBank
+    from features.config import FeatureConfig
+
+    base = FeatureConfig()
+    same = [FeatureConfig(n_mfcc=40), FeatureConfig(vtln=True), FeatureConfig(groups=("mfcc",)),
+            FeatureConfig(mfcc_functionals=("std",), formant_levels=(1, 2, 3))]
+    assert all(c.logmel_digest() == base.logmel_digest() != c.digest() for c in same)
+    for c in (FeatureConfig(fmax=8000.0), FeatureConfig(n_mels=40), FeatureConfig(hop_ms=5.0),
+              FeatureConfig(top_db=60.0)):
+        assert c.logmel_digest() != base.logmel_digest()
+    assert FeatureBank(same[1]).cache_namespace("logmel") == \
+        FeatureBank(base).cache_namespace("logmel") != FeatureBank(base).cache_namespace()

@@ -67,7 +67,7 @@ def mel(sr: int, n_fft: int, n_mels: int, fmin: float = 0.0,
     As ``librosa.filters.mel(sr, n_fft, n_mels, fmin, fmax, htk=False, norm='slaney')``.
     ``warp`` scales every filter's edges in Hz (a vocal tract length warp: a speaker whose
     resonances sit ``warp`` times higher is read where the reference speaker's are; Lee &
-    Rose 1998, doi:10.1109/89.650310); 1 is librosa's filterbank.
+    Rose 1998, IEEE Trans. Speech Audio Process. 6, 49-60); 1 is librosa's filterbank.
     """
     fmax = sr / 2.0 if fmax is None else float(fmax)
     edges = warp * mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
@@ -162,7 +162,8 @@ def derivative(x: np.ndarray, width: int, order: int) -> np.ndarray:
     return out
 
 
-#: The RASTA filter (Hermansky & Morgan 1994, doi:10.1109/89.326616), as rastamat's
+#: The RASTA filter (Hermansky & Morgan 1994, IEEE Trans. Speech Audio Process. 2, 578-589),
+#: as rastamat's
 #: ``rastafilt``: a regression slope over five frames (a zero at 0 Hz) and a pole at 0.94, a
 #: band-pass of about 1 to 12 Hz of modulation at a 10 ms hop.
 RASTA_NUMERATOR = (0.2, 0.1, 0.0, -0.1, -0.2)

@@ -222,7 +222,7 @@ def poles_to_formants(a: np.ndarray, fs: float, n: int = 3) -> np.ndarray:
 
 
 #: F3 of the reference speaker a warped cepstrum reads every voice as, Hz: between adult men's
-#: and women's averages (about 2.5 and 3.0 kHz; Peterson & Barney 1952, doi:10.1121/1.1906875).
+#: and women's averages (about 2.5 and 3.0 kHz; Peterson & Barney 1952, JASA 24, 175-184).
 REFERENCE_F3_HZ = 2750.0
 #: The warps allowed: about a child's and a tall man's vocal tract against the reference.
 WARP_RANGE = (0.8, 1.25)
@@ -230,7 +230,7 @@ WARP_RANGE = (0.8, 1.25)
 
 def warp_factor(f3: np.ndarray) -> float:
     """Vocal tract length warp of one utterance (Eide & Gish 1996, A parametric approach to
-    vocal tract length normalization, ICASSP, doi:10.1109/ICASSP.1996.541105): the median F3
+    vocal tract length normalization, ICASSP 1996, vol. 1, 346-349): the median F3
     (Hz) of its frames that have one over :data:`REFERENCE_F3_HZ`, clipped to
     :data:`WARP_RANGE` and rounded to 0.01 (the filterbanks it builds are then few, and
     cached); 1 when no frame has an F3. F3 moves with the length of the tract more than with

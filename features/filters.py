@@ -163,9 +163,8 @@ def derivative(x: np.ndarray, width: int, order: int) -> np.ndarray:
 
 
 #: The RASTA filter (Hermansky & Morgan 1994, IEEE Trans. Speech Audio Process. 2, 578-589),
-#: as rastamat's
-#: ``rastafilt``: a regression slope over five frames (a zero at 0 Hz) and a pole at 0.94, a
-#: band-pass of about 1 to 12 Hz of modulation at a 10 ms hop.
+#: as rastamat's ``rastafilt``: a regression slope over five frames (a zero at 0 Hz) and a
+#: pole at 0.94, a band-pass of about 1 to 12 Hz of modulation at a 10 ms hop.
 RASTA_NUMERATOR = (0.2, 0.1, 0.0, -0.1, -0.2)
 RASTA_POLE = 0.94
 

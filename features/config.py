@@ -258,12 +258,15 @@ class FeatureConfig:
 
     def digest(self) -> str:
         """A stable 16-hex-digit hash of the config and the feature-code version."""
-        blob = json.dumps({"v": FEATURE_CODE_VERSION, **self.to_dict()}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return _digest({"v": FEATURE_CODE_VERSION, **self.to_dict()})
 
     def logmel_digest(self) -> str:
         """As :meth:`digest`, of the :data:`LOGMEL_PARAMETERS` alone: the key of the log-mels
         (``FeatureBank.cache_namespace("logmel")``) and of the cells of models that read them."""
-        blob = json.dumps({"v": FEATURE_CODE_VERSION, "kind": "logmel",
-                           **{k: getattr(self, k) for k in LOGMEL_PARAMETERS}}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return _digest({"v": FEATURE_CODE_VERSION, "kind": "logmel",
+                        **{k: getattr(self, k) for k in LOGMEL_PARAMETERS}})
+
+
+def _digest(values: dict) -> str:
+    """16 hex digits of SHA-256 over ``values`` as sorted JSON."""
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]

@@ -40,6 +40,12 @@ def test_the_pattern_finds_what_it_must():
         assert not ABSOLUTE.search(text)
 
 
+def _manifests() -> list[tuple[Path, dict]]:
+    """Each committed table's ``manifest.json``: its path and its contents."""
+    return [(p, json.loads(p.read_text()))
+            for p in sorted((ROOT / "results").glob("*/manifest.json"))]
+
+
 def test_every_committed_table_names_a_bank_todays_code_computes():
     """A parameter added to the bank (``rasta``, say) must not move the digest of any config
     stored before it: the committed tables, and every user's feature cache, are keyed by those
@@ -47,10 +53,9 @@ def test_every_committed_table_names_a_bank_todays_code_computes():
     config, has the digest the table was extracted under."""
     from features.config import FeatureConfig
 
-    manifests = sorted((ROOT / "results").glob("*/manifest.json"))
+    manifests = _manifests()
     assert len(manifests) > 5
-    for path in manifests:
-        m = json.loads(path.read_text())
+    for path, m in manifests:
         assert FeatureConfig.from_stored(m["feature_config"]).digest() == \
             m["feature_config_digest"], path
         extracted = json.loads((path.parent / "extraction.json").read_text())
@@ -66,6 +71,5 @@ def test_every_committed_table_is_the_default_banks():
     from features.config import FeatureConfig
 
     digest = FeatureConfig().digest()
-    stale = [p.parent.name for p in sorted((ROOT / "results").glob("*/manifest.json"))
-             if json.loads(p.read_text())["feature_config_digest"] != digest]
+    stale = [p.parent.name for p, m in _manifests() if m["feature_config_digest"] != digest]
     assert not stale, f"tables of another bank than the default ({digest}): {stale}"

@@ -275,7 +275,7 @@ def test_the_vocal_tract_warp_reads_a_shorter_tract_as_the_reference():
         x = dict(zip(bank.feature_names, bank.extract(v, SR), strict=True))
         return np.array([x[f"mfcc_{i:02d}_mean"] for i in range(1, 13)])
 
-    plain = FeatureBank(FeatureConfig(groups=("mfcc",)))
+    plain = FeatureBank(FeatureConfig(groups=("mfcc",), vtln=False))
     warped = FeatureBank(FeatureConfig(groups=("mfcc",), vtln=True))
     moved = np.linalg.norm(cepstrum(plain, short) - cepstrum(plain, y))
     assert np.linalg.norm(cepstrum(warped, short) - cepstrum(warped, y)) < 0.5 * moved

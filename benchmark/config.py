@@ -126,7 +126,8 @@ class ExperimentConfig:
     feature_sets: tuple[str, ...] = ("bank",)  # bank, bank[g1,g2], egemaps, compare, ... a+b
     # named banks of other parameters, each evaluated as one more set beside feature_sets
     # (same models, budget and folds): how a design choice of the bank is compared. In TOML,
-    # [bank_variants.<name>] lists the keys of [features] it changes.
+    # [bank_variants.<name>] lists the keys of [features] it changes; bank_variants =
+    # "<file>.toml" reads those tables from a file beside the config (shared by several).
     bank_variants: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     ablation: str = "none"
     models: tuple[str, ...] = ("svm_rbf", "rf", "xgboost")
@@ -284,8 +285,29 @@ def _names_a_set(name: str) -> bool:
     return True
 
 
+def _variants_file(name: str, beside: Path) -> dict:
+    """The tables of ``bank_variants = "<file>.toml"``: a TOML file under the config's own
+    folder, by a relative path (so that several experiments share one list of alternatives,
+    and a config reads nothing outside its folder)."""
+    where = beside / name
+    inside = where.resolve().is_relative_to(beside.resolve())
+    if Path(name).is_absolute() or not inside or where.suffix != ".toml":
+        raise ConfigError(f"{beside} bank_variants = {name!r}: a .toml file under the "
+                          "config's own folder, by a relative path")
+    try:
+        with open(where, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: no such file (bank_variants)") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from exc
+
+
 def _bank_variants(values, features: dict, where: str) -> MappingProxyType:
-    """``[bank_variants]``: each inner table the keys of ``[features]`` it changes."""
+    """``[bank_variants]``: each inner table the keys of ``[features]`` it changes; or the
+    relative path of a TOML file under the config's folder that holds those tables."""
+    if isinstance(values, str):
+        values = _variants_file(values, Path(where).parent)
     if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
         raise ConfigError(f"{where} [bank_variants]: expected a table of tables, one per "
                           f"variant, given {values!r}")

@@ -335,6 +335,30 @@ def test_a_bank_variant_is_the_experiments_bank_with_the_keys_it_changes(tmp_pat
     assert budget.tuning.for_cell("svm_rbf", "bank").n_trials == budget.tuning.n_trials
 
 
+def test_bank_variants_from_a_shared_file_are_those_written_inline(tmp_path):
+    """``bank_variants = "<file>.toml"`` reads the variants from a file under the config's
+    folder (several experiments share one list): the same configs, the same digest, as the
+    tables written in the config; a path leaving the folder, or no such file, is one error
+    naming the config and the value."""
+    tables = '[mfcc_only]\ngroups = ["mfcc"]\n\n[small]\nn_mfcc = 13\n'
+    head = 'feature_sets = ["bank"]\n'
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "variants.toml").write_text(tables)
+    inline = _load(tmp_path, head + tables.replace("\n[", "\n[bank_variants.").replace(
+        "[mfcc_only]", "[bank_variants.mfcc_only]"))
+    shared = _load(tmp_path, head + 'bank_variants = "shared/variants.toml"\n')
+    assert dict(shared.bank_variants) == dict(inline.bank_variants)
+    assert shared.digest() == inline.digest()
+    (tmp_path.parent / "outside.toml").write_text(tables)
+    for value in ("../outside.toml", str(tmp_path / "shared" / "variants.toml"),
+                  "shared/variants.txt"):
+        with pytest.raises(ValueError, match="under the config's own folder") as err:
+            _load(tmp_path, head + f'bank_variants = "{value}"\n')
+        assert str(tmp_path) in str(err.value) and value in str(err.value)
+    with pytest.raises(ValueError, match="no such file"):
+        _load(tmp_path, head + 'bank_variants = "shared/none.toml"\n')
+
+
 def test_the_design_experiments_compare_the_same_banks():
     """The default is chosen by its worst margin across the design experiments (issue
     #28; features/README.md): each must hold the same alternatives, or a variant would be

@@ -4,7 +4,7 @@ import librosa
 import numpy as np
 import pytest
 
-from features import filters
+from features import FeatureBank, FeatureConfig, filters
 
 
 @pytest.mark.parametrize("sr,n_fft,n_mels,fmin,fmax", [
@@ -91,6 +91,34 @@ def _rastafilt(x: np.ndarray) -> np.ndarray:
 def test_rasta_is_rastamats_filter(n):
     x = np.cumsum(np.random.default_rng(n).standard_normal((3, n)), axis=1)
     np.testing.assert_allclose(filters.rasta(x), _rastafilt(x), rtol=1e-10, atol=1e-12)
+
+
+def _scipy_rasta(x: np.ndarray) -> np.ndarray:
+    """The bank's RASTA filter as it was written on ``scipy.signal.lfilter`` (the digests of
+    the committed RASTA variants were computed so)."""
+    from scipy.signal import lfilter
+
+    out = np.zeros_like(x, dtype=np.float64)
+    if x.shape[-1] > 4:
+        b = np.asarray(filters.RASTA_NUMERATOR)
+        _, state = lfilter(b, [1.0], x[..., :4], axis=-1, zi=np.zeros(x.shape[:-1] + (4,)))
+        out[..., 4:] = lfilter(b, [1.0, -filters.RASTA_POLE], x[..., 4:], axis=-1, zi=state)[0]
+    return out
+
+
+@pytest.mark.parametrize("n", [5, 6, 301])
+def test_rasta_is_scipys_lfilter_to_the_bit(n):
+    """Written without ``scipy.signal`` (which the bank's hot path does not import), the
+    filter must still give what ``lfilter`` gives, bit for bit: real cepstral trajectories
+    (MFCCs of a RAVDESS-like vowel, levels in the hundreds) and random walks."""
+    rng = np.random.default_rng(n)
+    walks = np.cumsum(rng.standard_normal((20, n)), axis=1) * 30.0
+    np.testing.assert_array_equal(filters.rasta(walks), _scipy_rasta(walks))
+    y = np.sin(2 * np.pi * 140 * np.arange(16000) / 16000).astype(np.float32)
+    y += 0.01 * rng.standard_normal(16000).astype(np.float32)
+    bank = FeatureBank(FeatureConfig(groups=("mfcc",), delta_order=0, rasta=False))
+    cepstra = bank.frames(y, 16000)[0].astype(np.float64)[:, :n]
+    np.testing.assert_array_equal(filters.rasta(cepstra), _scipy_rasta(cepstra))
 
 
 def test_rasta_removes_a_stationary_channel_and_keeps_the_syllable_rate():

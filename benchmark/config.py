@@ -127,7 +127,7 @@ class ExperimentConfig:
     # named banks of other parameters, each evaluated as one more set beside feature_sets
     # (same models, budget and folds): how a design choice of the bank is compared. In TOML,
     # [bank_variants.<name>] lists the keys of [features] it changes; bank_variants =
-    # "<file>.toml" reads those tables from a file beside the config (shared by several).
+    # "<path>.toml" reads those tables from a file under the config's folder (shared).
     bank_variants: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     ablation: str = "none"
     models: tuple[str, ...] = ("svm_rbf", "rf", "xgboost")

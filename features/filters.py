@@ -191,8 +191,9 @@ def rasta(x: np.ndarray) -> np.ndarray:
     if n > 4:
         b = np.asarray(RASTA_NUMERATOR)
         rows = np.ascontiguousarray(x.reshape(-1, n))
-        state = np.stack([np.convolve(b, r[:4])[4:] for r in rows]) if len(rows) else \
-            np.zeros((0, 4))
+        state = np.zeros((len(rows), 4))
+        for i, row in enumerate(rows):  # lfilter's FIR priming, as lfilter computes it
+            state[i] = np.convolve(b, row[:4])[4:]
         _rasta_kernel(rows, b, -RASTA_POLE, state, out.reshape(-1, n))
     return out
 

@@ -154,9 +154,13 @@ def write_appendix(out: Path, experiment: str, figure_captions: dict[str, str]) 
                  rf"\label{{fig:{fig.stem.replace('_', '-')}}}", r"\end{figure}"]
         if k % 2 == 1:
             body.append(r"\clearpage")  # floats are placed before they pile up
+    # a long table is one float per page, so a table of many sets holds more floats than
+    # LaTeX's 18 places: a place for each, or "Too many unprocessed floats"
+    n_floats = len(figures) + sum(p.read_text().count(r"\typeout{serbench table ")
+                                  for p in tables)
     tex = "\n".join([
         r"\documentclass{article}", r"\usepackage[T1]{fontenc}", r"\usepackage{booktabs}",
-        r"\usepackage{graphicx}",
+        r"\usepackage{graphicx}", rf"\extrafloats{{{n_floats}}}",
         r"\pdfsuppressptexinfo=-1 \pdftrailerid{}  % the same PDF on every build",
         r"\begin{document}",
         r"\sloppy  % hashes and commands in \texttt do not hyphenate: stretch spaces instead",

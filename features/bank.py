@@ -71,6 +71,12 @@ class FeatureBank:
         return self.layout.group_columns()
 
     # -- computation ---------------------------------------------------------------------
+    @property
+    def _warped(self) -> bool:
+        """Whether the MFCCs read warped filters (``vtln``), for which the F0 track and the
+        formants are computed even if no group of the config reports them."""
+        return self.config.vtln and "mfcc" in self.config.groups
+
     def _prepare(self, y: np.ndarray, sr: int) -> np.ndarray:
         y = np.asarray(y, dtype=np.float32)
         if y.ndim != 1:
@@ -90,13 +96,14 @@ class FeatureBank:
         extra : dict
             ``f0`` (Hz, 0 when unvoiced) and ``voicing`` rows when the pitch, balance or
             prosody group is on; ``balance`` (rows of ``balance.NAMES``) for balance or
-            prosody; ``formants`` for voice, formants or ``vtln`` (whose warp the MFCCs take).
+            prosody; ``formants`` for voice, formants or warped MFCCs (``vtln``, whose warp
+            they give).
         """
         cfg = self.config
         y = self._prepare(y, sr)
         sp = spectra(y, cfg)
         extra = self._contours(y, sp)
-        warp = formants.warp_factor(extra["formants"][2]) if cfg.vtln else 1.0
+        warp = formants.warp_factor(extra["formants"][2]) if self._warped else 1.0
         log_mels: dict[float, np.ndarray] = {}  # by warp: the log-mel rows and the MFCCs share
 
         def log_mel(w: float) -> np.ndarray:
@@ -127,11 +134,11 @@ class FeatureBank:
         of :meth:`frames`), from the signal and its shared spectra."""
         cfg = self.config
         extra = {}
-        if F0_GROUPS & set(cfg.groups) or self.layout.voiced_rows.any() or cfg.vtln:
+        if F0_GROUPS & set(cfg.groups) or self.layout.voiced_rows.any() or self._warped:
             extra["f0"], extra["voicing"] = pitch.pitch(sp, cfg)
         if {"balance", "prosody"} & set(cfg.groups):
             extra["balance"] = balance.balance(sp, cfg)
-        if {"voice", "formants"} & set(cfg.groups) or cfg.vtln:
+        if {"voice", "formants"} & set(cfg.groups) or self._warped:
             extra["formants"] = formants.formants(sp, extra["f0"] > 0, cfg.sr, cfg.n_fft)
         if "voice" in cfg.groups:
             f0 = extra["f0"]

@@ -261,6 +261,17 @@ def test_formant_roots_are_numpys_roots():
             np.testing.assert_allclose(got[3: 3 + len(order), i], bw, rtol=1e-6, atol=1e-6)
 
 
+def test_the_warp_costs_nothing_where_no_mfcc_reads_it():
+    """``vtln`` warps the MFCCs' filters only: a bank without MFCCs neither tracks F0 nor
+    finds formants for it, and gives what it gives unwarped."""
+    y = vowel(120, ((700, 80), (1220, 90), (2600, 120), (3500, 200), (4500, 250)))
+    for groups in (("temporal",), ("temporal", "chroma", "logmel")):
+        warped, plain = (FeatureBank(FeatureConfig(groups=groups, vtln=v)) for v in (True, False))
+        assert not {"f0", "formants"} & set(warped.frames(y, SR)[1])
+        np.testing.assert_array_equal(warped.extract(y, SR), plain.extract(y, SR))
+    assert "formants" in FeatureBank(FeatureConfig(groups=("mfcc",))).frames(y, SR)[1]
+
+
 def test_the_vocal_tract_warp_reads_a_shorter_tract_as_the_reference():
     """A vowel whose five resonances sit 15 % higher (a shorter vocal tract, as a woman's
     against a man's) gets a warp near 1.15 times the original's, and its warped cepstrum

@@ -186,7 +186,7 @@ def rasta(x: np.ndarray) -> np.ndarray:
     ``tests/test_filters.py``), without importing ``scipy.signal`` (~0.3 s per process).
     """
     x = np.asarray(x, dtype=np.float64)
-    out = np.zeros_like(x)
+    out = np.zeros(x.shape)  # C order, so that the kernel writes through the reshape below
     n = x.shape[-1]
     if n > 4:
         b = np.asarray(RASTA_NUMERATOR)

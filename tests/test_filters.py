@@ -114,6 +114,8 @@ def test_rasta_is_scipys_lfilter_to_the_bit(n):
     rng = np.random.default_rng(n)
     walks = np.cumsum(rng.standard_normal((20, n)), axis=1) * 30.0
     np.testing.assert_array_equal(filters.rasta(walks), _scipy_rasta(walks))
+    stacked = np.asfortranarray(walks.reshape(2, 10, n))  # any layout, any leading shape
+    np.testing.assert_array_equal(filters.rasta(stacked), _scipy_rasta(stacked))
     y = np.sin(2 * np.pi * 140 * np.arange(16000) / 16000).astype(np.float32)
     y += 0.01 * rng.standard_normal(16000).astype(np.float32)
     bank = FeatureBank(FeatureConfig(groups=("mfcc",), delta_order=0, rasta=False))

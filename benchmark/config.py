@@ -295,12 +295,18 @@ def _variants_file(name: str, beside: Path) -> dict:
         raise ConfigError(f"{beside} bank_variants = {name!r}: a .toml file under the "
                           "config's own folder, by a relative path")
     try:
-        with open(where, "rb") as fh:
-            return tomllib.load(fh)
+        return _read_toml(where)
     except FileNotFoundError:
         raise ConfigError(f"{where}: no such file (bank_variants)") from None
+
+
+def _read_toml(path: Path) -> dict:
+    """A TOML file's tables; one error naming the file if it is not TOML."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{where}: not valid TOML: {exc}") from exc
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
 
 
 def _bank_variants(values, features: dict, where: str) -> MappingProxyType:
@@ -320,11 +326,7 @@ def _bank_variants(values, features: dict, where: str) -> MappingProxyType:
 def load_experiment(path: str | Path, **overrides) -> ExperimentConfig:
     """Read and validate an experiment TOML. ``overrides`` replace top-level values."""
     path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    raw = _read_toml(path)
     raw.setdefault("name", path.stem)
     raw.update({k: v for k, v in overrides.items() if v is not None})
     where = str(path)

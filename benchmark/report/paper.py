@@ -155,7 +155,7 @@ def write_appendix(out: Path, experiment: str, figure_captions: dict[str, str]) 
         if k % 2 == 1:
             body.append(r"\clearpage")  # floats are placed before they pile up
     # a long table is one float per page, so a table of many sets holds more floats than
-    # LaTeX's 18 places: a place for each, or "Too many unprocessed floats"
+    # LaTeX keeps unplaced (52 since 2021): a place for each, or "Too many unprocessed floats"
     n_floats = len(figures) + sum(p.read_text().count(r"\typeout{serbench table ")
                                   for p in tables)
     tex = "\n".join([

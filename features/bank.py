@@ -9,7 +9,15 @@ import soxr
 
 from features import balance, cepstral, chroma, formants, pitch, prosody, spectral, temporal, voice
 from features.config import FeatureConfig
-from features.functionals import functionals, functionals_of, width
+from features.functionals import (
+    ALL,
+    FINITE,
+    WHERE,
+    WHERE_NOT,
+    functionals,
+    functionals_where,
+    width,
+)
 from features.layout import BALANCE_ALL_IDX, BALANCE_SPLIT_IDX, Layout
 from features.stft import spectra
 
@@ -142,9 +150,10 @@ class FeatureBank:
             extra["formants"] = formants.formants(sp, extra["f0"] > 0, cfg.sr, cfg.n_fft)
         if "voice" in cfg.groups:
             f0 = extra["f0"]
-            times, amps, seg = voice.pulses(y, f0, cfg.hop_length, cfg.sr, cfg.f0_min,
+            y64 = y.astype(np.float64)  # what both kernels read; converted once
+            times, amps, seg = voice.pulses(y64, f0, cfg.hop_length, cfg.sr, cfg.f0_min,
                                             cfg.f0_max)
-            hnr = voice.period_hnr(y, times, seg, cfg.hop_length, sp.n_frames)
+            hnr = voice.period_hnr(y64, times, seg, cfg.hop_length, sp.n_frames)
             levels = extra["formants"][[k - 1 for k in cfg.formant_levels]]
             extra["voice"] = voice.voice_frames(sp, f0, hnr, levels, cfg.sr, cfg.n_fft)
             extra["perturbation"] = voice.perturbation(times, amps, seg, cfg.sr, cfg.f0_min,
@@ -192,29 +201,34 @@ class FeatureBank:
         """The statistics (``cfg.statistics`` per row, flattened) of the pitch, balance,
         voice and formant rows, each row over its own frames: F0 over ``voiced`` frames,
         voice and formant rows where defined, balance's split rows over voiced and unvoiced
-        frames (voice quality differs by phonation, as in eGeMAPS). The rows of one dtype in
-        one call (float32 balance rows stay float32)."""
+        frames (voice quality differs by phonation, as in eGeMAPS). The float64 rows in one
+        call, the float32 balance rows (which stay float32) in another."""
         cfg = self.config
-        rows: dict[str, list[np.ndarray]] = {}
+        blocks: dict[str, tuple[np.ndarray, list[int], list[int]]] = {}  # rows, row, mode
         if "pitch" in cfg.groups:
-            rows["pitch"] = [extra["f0"][voiced], extra["voicing"]]
-        if "balance" in cfg.groups:
-            split = extra["balance"][BALANCE_SPLIT_IDX]
-            rows["balance"] = [*extra["balance"][BALANCE_ALL_IDX], *split[:, voiced],
-                               *split[:, ~voiced]]
+            blocks["pitch"] = (np.stack([extra["f0"], extra["voicing"]]), [0, 1], [WHERE, ALL])
         for group in ("voice", "formants"):
             if group in cfg.groups:
-                rows[group] = [row[np.isfinite(row)] for row in extra[group]]
-        by_dtype: dict[np.dtype, list[str]] = {}
-        for group, group_rows in rows.items():
-            by_dtype.setdefault(group_rows[0].dtype, []).append(group)
+                n = len(extra[group])
+                blocks[group] = (extra[group], list(range(n)), [FINITE] * n)
         out = {}
-        for names in by_dtype.values():
-            stats = functionals_of([r for g in names for r in rows[g]], cfg.percentiles,
-                                   hop_s)[:, cfg.statistic_index]
-            ends = np.cumsum([len(rows[g]) for g in names])
-            out.update({g: part.ravel() for g, part in zip(names, np.split(stats, ends[:-1]),
-                                                           strict=True)})
+        if blocks:  # the float64 groups, stacked
+            names = list(blocks)
+            offsets = np.cumsum([0] + [len(blocks[g][0]) for g in names])
+            matrix = np.concatenate([blocks[g][0] for g in names])
+            rows = [o + r for g, o in zip(names, offsets, strict=False) for r in blocks[g][1]]
+            modes = [m for g in names for m in blocks[g][2]]
+            stats = functionals_where(matrix, rows, modes, voiced, cfg.percentiles, hop_s)
+            ends = np.cumsum([len(blocks[g][1]) for g in names])
+            out.update({g: part[:, cfg.statistic_index].ravel() for g, part in
+                        zip(names, np.split(stats, ends[:-1]), strict=True)})
+        if "balance" in cfg.groups:
+            split = list(BALANCE_SPLIT_IDX)
+            stats = functionals_where(
+                extra["balance"], list(BALANCE_ALL_IDX) + split + split,
+                [ALL] * len(BALANCE_ALL_IDX) + [WHERE] * len(split) + [WHERE_NOT] * len(split),
+                voiced, cfg.percentiles, hop_s)
+            out["balance"] = stats[:, cfg.statistic_index].ravel()
         return out
 
     def undefined(self, y: np.ndarray, sr: int) -> list[str]:

@@ -59,11 +59,26 @@ def _functionals_kernel(frames, ordered, percentiles, dt):
     return out
 
 
+#: Which frames of a row :func:`functionals_where` summarises: all of them, those where the
+#: mask is true, those where it is false, or those with a finite value.
+ALL, WHERE, WHERE_NOT, FINITE = 0, 1, 2, 3
+
+
 @njit(cache=True)
-def _ragged_kernel(values, bounds, percentiles, dt):
-    out = np.zeros((bounds.shape[0] - 1, 7 + percentiles.shape[0]))
-    for r in range(bounds.shape[0] - 1):
-        x = values[bounds[r]:bounds[r + 1]]
+def _where_kernel(matrix, rows, modes, mask, percentiles, dt):
+    out = np.zeros((rows.shape[0], 7 + percentiles.shape[0]))
+    buf = np.empty(matrix.shape[1], matrix.dtype)  # the row's chosen frames, in order
+    for r in range(rows.shape[0]):
+        row = matrix[rows[r]]
+        mode = modes[r]
+        n = 0
+        for t in range(row.shape[0]):
+            v = row[t]
+            if (mode == ALL or (mode == WHERE and mask[t]) or (mode == WHERE_NOT and not mask[t])
+                    or (mode == FINITE and np.isfinite(v))):
+                buf[n] = v
+                n += 1
+        x = buf[:n]
         _row(x, np.sort(x), percentiles, dt, out[r])
     return out
 
@@ -102,16 +117,28 @@ def functionals(frames: np.ndarray, percentiles: tuple[float, ...], hop_s: float
                                np.asarray(percentiles, dtype=np.float64), float(hop_s))
 
 
-def functionals_of(rows: list[np.ndarray], percentiles: tuple[float, ...], hop_s: float
-                   ) -> np.ndarray:
-    """:func:`functionals` of rows of different lengths (each a 1-D array of one dtype, as
-    rows summarised over different frames are), in one call; shape (len(rows), width)."""
-    if not rows:
-        return np.zeros((0, width(percentiles)))
-    rows = [_as_rows(r) for r in rows]
-    if len({r.dtype for r in rows}) > 1:  # float32 rows must not be summarised as float64
-        raise ValueError(f"rows of one dtype, given {sorted({str(r.dtype) for r in rows})}")
-    bounds = np.zeros(len(rows) + 1, np.intp)
-    np.cumsum([r.size for r in rows], out=bounds[1:])
-    return _ragged_kernel(np.concatenate(rows), bounds, np.asarray(percentiles, np.float64),
-                          float(hop_s))
+def functionals_where(matrix: np.ndarray, rows, modes, mask: np.ndarray | None,
+                      percentiles: tuple[float, ...], hop_s: float) -> np.ndarray:
+    """:func:`functionals` of some rows of ``matrix``, each over some of its frames, in one call
+    (no row copied out first).
+
+    Parameters
+    ----------
+    matrix : np.ndarray, shape (n_rows, n_frames)
+        float32 rows stay float32 (their order statistics interpolate in float32).
+    rows, modes : sequences of int, one entry per output row
+        The row of ``matrix``, and which of its frames: :data:`ALL`, :data:`WHERE` /
+        :data:`WHERE_NOT` (``mask`` true / false), :data:`FINITE`. A row may appear twice.
+    mask : np.ndarray of bool, shape (n_frames,), or None when no mode reads it
+
+    Returns
+    -------
+    np.ndarray, shape (len(rows), width(percentiles)); each row exactly what
+    :func:`functionals` gives for that row's chosen frames alone, zeros for none.
+    """
+    matrix = np.ascontiguousarray(_as_rows(matrix))
+    if mask is None:
+        mask = np.zeros(matrix.shape[1], np.bool_)
+    return _where_kernel(matrix, np.asarray(rows, np.intp), np.asarray(modes, np.intp),
+                         np.asarray(mask, np.bool_), np.asarray(percentiles, np.float64),
+                         float(hop_s))

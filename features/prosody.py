@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from features import reductions
+
 #: Column names of :func:`prosody`, in order.
 NAMES: tuple[str, ...] = (
     "f0_st_mean", "f0_st_std", "f0_st_p20", "f0_st_p50", "f0_st_p80", "f0_st_range_20_80",
@@ -20,6 +22,7 @@ NAMES: tuple[str, ...] = (
     "voiced_seg_mean", "voiced_seg_std", "unvoiced_seg_mean", "unvoiced_seg_std",
     "voiced_segs_per_s", "loudness_peaks_per_s",
 )
+_N_NAMES = len(NAMES)
 #: Reference of the semitone scale (A0), as eGeMAPS.
 F0_REF_HZ = 27.5
 
@@ -33,23 +36,25 @@ def semitones(f0_hz: np.ndarray) -> np.ndarray:
     return out
 
 
-def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start indices and lengths (frames) of the runs of True in a boolean row."""
-    m = np.concatenate(([False], np.asarray(mask, dtype=bool), [False]))
-    edges = np.flatnonzero(np.diff(m.astype(np.int8)))
-    starts, stops = edges[::2], edges[1::2]
-    return starts, stops - starts
-
-
-def _median3_within_segments(st: np.ndarray) -> np.ndarray:
+@njit(cache=True)
+def _median3_within_segments(st):
     """3-frame running median of a contour, each NaN-delimited segment padded by repeating
-    its end values (so a segment's edges are medians of their own values)."""
-    left = np.concatenate(([np.nan], st[:-1]))
-    right = np.concatenate((st[1:], [np.nan]))
-    left = np.where(np.isnan(left), st, left)
-    right = np.where(np.isnan(right), st, right)
-    lo, hi = np.minimum(left, right), np.maximum(left, right)
-    return np.clip(st, lo, hi)  # the median of three is the middle one
+    its end values (so a segment's edges are medians of their own values); NaN stays NaN."""
+    n = st.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        x = st[i]
+        if np.isnan(x):
+            out[i] = x
+            continue
+        left = st[i - 1] if i > 0 else np.nan
+        right = st[i + 1] if i < n - 1 else np.nan
+        if np.isnan(left):
+            left = x
+        if np.isnan(right):
+            right = x
+        out[i] = min(max(x, min(left, right)), max(left, right))  # the middle one
+    return out
 
 
 @njit(cache=True)
@@ -103,8 +108,69 @@ def movements(st: np.ndarray, hop_s: float) -> tuple[np.ndarray, np.ndarray]:
     return _movements(st, _median3_within_segments(st), float(hop_s))
 
 
-def _mean_std(x: np.ndarray) -> tuple[float, float]:
-    return (float(np.mean(x)), float(np.std(x))) if x.size else (0.0, 0.0)
+@njit(cache=True)
+def _run_lengths(st, voiced):
+    """Lengths (frames) of the runs of voiced (``voiced``) or unvoiced frames of ``st``."""
+    n = st.shape[0]
+    out = np.empty(n, np.int64)
+    count = 0
+    t = 0
+    while t < n:
+        if np.isnan(st[t]) == voiced:
+            t += 1
+            continue
+        e = t
+        while e < n and np.isnan(st[e]) != voiced:
+            e += 1
+        out[count] = e - t
+        count += 1
+        t = e
+    return out[:count]
+
+
+@njit(cache=True)
+def _mean_std_into(x, out, at):
+    """``out[at], out[at + 1] = mean(x), std(x)`` as numpy computes them; 0, 0 when empty."""
+    if x.shape[0]:
+        out[at] = reductions.mean(x)
+        out[at + 1] = reductions.std(x)
+
+
+@njit(cache=True)
+def _prosody_kernel(st, smooth, hop_s):
+    """:func:`prosody` of a semitone contour ``st`` (NaN where unvoiced) and the 3-frame
+    moving average ``smooth`` of loudness, in one pass: means, standard deviations,
+    percentiles and the median in numpy's arithmetic (:mod:`features.reductions`), so that
+    every value equals the numpy expression of it to the bit (tests)."""
+    out = np.zeros(_N_NAMES)
+    n = st.shape[0]
+    v = st[~np.isnan(st)]
+    if v.shape[0]:
+        s = np.sort(v)
+        p20 = reductions.percentile(s, 20.0)
+        p50 = reductions.percentile(s, 50.0)
+        p80 = reductions.percentile(s, 80.0)
+        out[0] = reductions.mean(v)
+        out[1] = reductions.std(v)
+        out[2], out[3], out[4], out[5] = p20, p50, p80, p80 - p20
+        rise, fall = _movements(st, _median3_within_segments(st), hop_s)
+        _mean_std_into(rise, out, 6)
+        _mean_std_into(fall, out, 8)
+    v_len = _run_lengths(st, True)
+    _mean_std_into(v_len * hop_s, out, 10)
+    _mean_std_into(_run_lengths(st, False) * hop_s, out, 12)
+    duration = n * hop_s
+    if duration > 0:
+        out[14] = v_len.shape[0] / duration
+        if smooth.shape[0] >= 3:
+            med = reductions.median(np.sort(smooth))
+            peaks = 0
+            for i in range(1, smooth.shape[0] - 1):
+                x = smooth[i]
+                if x > smooth[i - 1] and x >= smooth[i + 1] and x > med:
+                    peaks += 1
+            out[15] = peaks / duration
+    return out
 
 
 def prosody(f0_hz: np.ndarray, loudness: np.ndarray, hop_s: float) -> np.ndarray:
@@ -124,30 +190,9 @@ def prosody(f0_hz: np.ndarray, loudness: np.ndarray, hop_s: float) -> np.ndarray
     a loudness peak is a local maximum of the 3-frame moving average above the utterance's
     median loudness. Undefined parameters (no voiced frame, no rise) are 0, never NaN.
     """
-    st = semitones(f0_hz)
-    voiced = ~np.isnan(st)
-    n = st.size
-    out = np.zeros(len(NAMES))
-    if voiced.any():
-        v = st[voiced]
-        p20, p50, p80 = np.percentile(v, (20, 50, 80))
-        out[:6] = (v.mean(), v.std(), p20, p50, p80, p80 - p20)
-        rise, fall = movements(st, hop_s)
-        out[6:8] = _mean_std(rise)
-        out[8:10] = _mean_std(fall)
-    _, v_len = runs(voiced)
-    _, u_len = runs(~voiced)
-    out[10:12] = _mean_std(v_len * hop_s)
-    out[12:14] = _mean_std(u_len * hop_s)
-    duration = n * hop_s
-    if duration > 0:
-        out[14] = v_len.size / duration
-        smooth = np.convolve(np.asarray(loudness, np.float64), np.ones(3) / 3.0, mode="same")
-        if smooth.size >= 3:
-            mid = smooth[1:-1]
-            peaks = (mid > smooth[:-2]) & (mid >= smooth[2:]) & (mid > np.median(smooth))
-            out[15] = np.count_nonzero(peaks) / duration
-    return out
+    loudness = np.asarray(loudness, np.float64)
+    smooth = np.convolve(loudness, np.ones(3) / 3.0, mode="same") if loudness.size else loudness
+    return _prosody_kernel(semitones(f0_hz), smooth, float(hop_s))
 
 
 def undefined(f0_hz: np.ndarray, hop_s: float) -> list[str]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from features import reductions
 from features.stft import Spectra
 
 
@@ -39,6 +40,7 @@ def frame_names(formant_levels: tuple[int, ...] = (3,)) -> tuple[str, ...]:
 #: Utterance columns of :func:`perturbation`, in order.
 UTTERANCE_NAMES: tuple[str, ...] = ("jitter_local", "jitter_rap", "shimmer_local",
                                     "shimmer_local_db")
+_N_UTTERANCE = len(UTTERANCE_NAMES)
 #: HNR is clipped to this range, dB: r within 1e-4 of 0 or 1 is noise or a pure tone.
 HNR_RANGE_DB = (-40.0, 40.0)
 #: Consecutive periods (or amplitudes) whose ratio exceeds this are not compared (Praat's
@@ -242,29 +244,73 @@ def perturbation(times: np.ndarray, amps: np.ndarray, seg: np.ndarray, sr: int,
       amplitude; ``shimmer_local_db``: mean absolute ``20 log10`` of their ratio.
     Periods are only formed within a voiced stretch, between 1/f0_max and 1/f0_min.
     """
-    out = np.full(len(UTTERANCE_NAMES), np.nan)
-    same = seg[1:] == seg[:-1]
-    period = np.diff(times) / sr
-    ok = same & (period >= 1.0 / f0_max) & (period <= 1.0 / f0_min)
+    a = np.maximum(amps, 1e-12)
+    return _perturbation_kernel(np.asarray(times, np.float64), a, 20.0 * np.log10(a[1:] / a[:-1]),
+                                np.asarray(seg), float(sr), 1.0 / f0_max, 1.0 / f0_min)
+
+
+@njit(cache=True)
+def _compress(x, keep):
+    """``x[keep]`` (1-D), as a new array."""
+    out = np.empty(x.shape[0])
+    n = 0
+    for i in range(x.shape[0]):
+        if keep[i]:
+            out[n] = x[i]
+            n += 1
+    return out[:n]
+
+
+@njit(cache=True)
+def _perturbation_kernel(times, a, level_db, seg, sr, min_period, max_period):
+    """:func:`perturbation` from pulse times, amplitudes ``a`` (floored at 1e-12), the dB
+    ratio of each amplitude to the one before (``level_db``, computed by numpy's ``log10``)
+    and the stretch of each pulse; the means in numpy's arithmetic
+    (:mod:`features.reductions`), so each value equals its numpy expression to the bit."""
+    out = np.full(_N_UTTERANCE, np.nan)
+    n = times.shape[0] - 1  # periods
+    if n < 1:
+        return out
+    period = np.empty(n)
+    same = np.empty(n, np.bool_)
+    ok = np.empty(n, np.bool_)
+    for i in range(n):
+        period[i] = (times[i + 1] - times[i]) / sr
+        same[i] = seg[i + 1] == seg[i]
+        ok[i] = same[i] and period[i] >= min_period and period[i] <= max_period
     if ok.sum() < 3:
         return out
     # consecutive pairs of valid periods whose ratio is plausible
-    p0, p1 = period[:-1], period[1:]
-    pair = ok[:-1] & ok[1:] & (np.maximum(p0, p1) <= MAX_PERIOD_FACTOR * np.minimum(p0, p1))
+    pair = np.empty(n - 1, np.bool_)
+    jump = np.empty(n - 1)
+    for i in range(n - 1):
+        p0, p1 = period[i], period[i + 1]
+        pair[i] = ok[i] and ok[i + 1] and max(p0, p1) <= MAX_PERIOD_FACTOR * min(p0, p1)
+        jump[i] = abs(p1 - p0)
     if pair.sum() < 2:
         return out
-    mean_p = period[ok].mean()
-    out[0] = np.abs(p1 - p0)[pair].mean() / mean_p
-    trip = pair[:-1] & pair[1:]
-    if trip.any():
-        mid = period[1:-1]
-        avg3 = (period[:-2] + mid + period[2:]) / 3.0
-        out[1] = np.abs(mid - avg3)[trip].mean() / mean_p
-    a = np.maximum(amps, 1e-12)
-    a0, a1 = a[:-1], a[1:]
-    apair = same & (np.maximum(a0, a1) <= MAX_AMPLITUDE_FACTOR * np.minimum(a0, a1))
-    apair &= np.concatenate(([False], ok[:-1])) | ok  # amplitudes of marked periods
+    mean_p = reductions.mean(_compress(period, ok))
+    out[0] = reductions.mean(_compress(jump, pair)) / mean_p
+    if n >= 3:
+        trip = np.empty(n - 2, np.bool_)
+        dev = np.empty(n - 2)
+        for i in range(n - 2):
+            trip[i] = pair[i] and pair[i + 1]
+            mid = period[i + 1]
+            dev[i] = abs(mid - (period[i] + mid + period[i + 2]) / 3.0)
+        if trip.any():
+            out[1] = reductions.mean(_compress(dev, trip)) / mean_p
+    apair = np.empty(n, np.bool_)
+    step = np.empty(n)
+    level = np.empty(n)
+    for i in range(n):
+        a0, a1 = a[i], a[i + 1]
+        apair[i] = (same[i] and max(a0, a1) <= MAX_AMPLITUDE_FACTOR * min(a0, a1)
+                    and ((i > 0 and ok[i - 1]) or ok[i]))  # amplitudes of marked periods
+        step[i] = abs(a1 - a0)
+        level[i] = abs(level_db[i])
     if apair.sum() >= 2:
-        out[2] = np.abs(a1 - a0)[apair].mean() / a[:-1][apair].mean()
-        out[3] = np.abs(20.0 * np.log10(a1 / a0))[apair].mean()
+        out[2] = reductions.mean(_compress(step, apair)) / reductions.mean(_compress(a[:-1],
+                                                                                      apair))
+        out[3] = reductions.mean(_compress(level, apair))
     return out

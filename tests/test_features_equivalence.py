@@ -14,7 +14,7 @@ import scipy.stats
 from benchmark import audio
 from benchmark.synth import Speaker, utterance
 from features import FeatureBank, FeatureConfig, cepstral, chroma, pitch, spectral, temporal
-from features.functionals import functionals, functionals_of
+from features.functionals import ALL, FINITE, WHERE, WHERE_NOT, functionals, functionals_where
 from features.stft import spectra, window_autocorrelation
 from tests.conftest import DATA, real_corpus
 
@@ -184,20 +184,28 @@ def test_functionals_match_numpy_and_scipy():
     np.testing.assert_allclose(out, ref, rtol=1e-9, atol=1e-9)
 
 
-def test_rows_of_different_lengths_give_each_rows_functionals_bit_for_bit():
-    """functionals_of (one call for rows over different frames) gives exactly what
-    functionals gives each row alone, float32 rows interpolating in float32; an empty row
-    gives zeros; rows of two dtypes are refused rather than summarised as float64."""
+def test_rows_over_chosen_frames_give_each_rows_functionals_bit_for_bit():
+    """functionals_where (one call for rows each over its own frames: all, where a mask is
+    true or false, where finite) gives exactly what functionals gives each row's chosen
+    frames alone, float32 rows interpolating in float32; a row with no chosen frame gives
+    zeros."""
     rng = np.random.default_rng(0)
+    mask = rng.random(301) < 0.4
     for dtype in (np.float32, np.float64):
-        rows = [rng.standard_normal(n).cumsum().astype(dtype) for n in (301, 7, 0, 1, 120)]
-        got = functionals_of(rows, (10.0, 50.0, 90.0), 0.01)
-        for row, values in zip(rows, got, strict=True):
-            alone = functionals(row[None], (10.0, 50.0, 90.0), 0.01)[0]
-            assert np.array_equal(values, alone), dtype
-        assert not got[2].any()
-    with pytest.raises(ValueError, match="one dtype"):
-        functionals_of([np.ones(3, np.float32), np.ones(3)], (50.0,), 0.01)
+        matrix = rng.standard_normal((3, 301)).cumsum(axis=1).astype(dtype)
+        matrix[2, rng.random(301) < 0.7] = np.nan
+        matrix[1, :] = np.where(mask, matrix[1], np.nan)
+        chosen = [(0, ALL, np.ones(301, bool)), (0, WHERE, mask), (0, WHERE_NOT, ~mask),
+                  (2, FINITE, np.isfinite(matrix[2])), (1, WHERE_NOT, ~mask),
+                  (1, FINITE, mask)]
+        got = functionals_where(matrix, [c[0] for c in chosen], [c[1] for c in chosen], mask,
+                                (10.0, 50.0, 90.0), 0.01)
+        for (row, _, frames), values in zip(chosen, got, strict=True):
+            if frames.any() and np.isfinite(matrix[row, frames]).all():
+                alone = functionals(matrix[row, frames][None], (10.0, 50.0, 90.0), 0.01)[0]
+                assert np.array_equal(values, alone), dtype
+        assert np.isnan(got[4, 0])  # the NaN frames of row 1 were chosen: they are summarised
+        assert not functionals_where(matrix[:, :0], [0], [ALL], None, (50.0,), 0.01).any()
 
 
 def test_the_silence_gate_skips_only_frames_it_would_reject(signal):

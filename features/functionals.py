@@ -65,9 +65,11 @@ ALL, WHERE, WHERE_NOT, FINITE = 0, 1, 2, 3
 
 
 @njit(cache=True)
-def _where_kernel(matrix, rows, modes, mask, percentiles, dt):
-    out = np.zeros((rows.shape[0], 7 + percentiles.shape[0]))
-    buf = np.empty(matrix.shape[1], matrix.dtype)  # the row's chosen frames, in order
+def _choose(matrix, rows, modes, mask):
+    """Row ``r`` of the output: the chosen frames of ``matrix[rows[r]]`` (by ``modes[r]``), in
+    order, then NaN; and how many were chosen."""
+    out = np.full((rows.shape[0], matrix.shape[1]), np.nan, matrix.dtype)
+    counts = np.zeros(rows.shape[0], np.intp)
     for r in range(rows.shape[0]):
         row = matrix[rows[r]]
         mode = modes[r]
@@ -76,10 +78,18 @@ def _where_kernel(matrix, rows, modes, mask, percentiles, dt):
             v = row[t]
             if (mode == ALL or (mode == WHERE and mask[t]) or (mode == WHERE_NOT and not mask[t])
                     or (mode == FINITE and np.isfinite(v))):
-                buf[n] = v
+                out[r, n] = v
                 n += 1
-        x = buf[:n]
-        _row(x, np.sort(x), percentiles, dt, out[r])
+        counts[r] = n
+    return out, counts
+
+
+@njit(cache=True)
+def _chosen_kernel(chosen, ordered, counts, percentiles, dt):
+    out = np.zeros((chosen.shape[0], 7 + percentiles.shape[0]))
+    for r in range(chosen.shape[0]):
+        n = counts[r]
+        _row(chosen[r, :n], ordered[r, :n], percentiles, dt, out[r])
     return out
 
 
@@ -139,6 +149,9 @@ def functionals_where(matrix: np.ndarray, rows, modes, mask: np.ndarray | None,
     matrix = np.ascontiguousarray(_as_rows(matrix))
     if mask is None:
         mask = np.zeros(matrix.shape[1], np.bool_)
-    return _where_kernel(matrix, np.asarray(rows, np.intp), np.asarray(modes, np.intp),
-                         np.asarray(mask, np.bool_), np.asarray(percentiles, np.float64),
-                         float(hop_s))
+    chosen, counts = _choose(matrix, np.asarray(rows, np.intp), np.asarray(modes, np.intp),
+                             np.asarray(mask, np.bool_))
+    # numpy's sort, not numba's: vectorised, ~15x faster here; the NaN after each row's
+    # chosen frames sort after them
+    return _chosen_kernel(chosen, np.sort(chosen, axis=1), counts,
+                          np.asarray(percentiles, np.float64), float(hop_s))

@@ -23,7 +23,11 @@ SILENCE_DB = 40.0
 OCTAVE_RATIO = 0.9
 
 
-@njit(cache=True)
+# error_model='numpy': no zero test before each division, so the normalisation loop runs
+# without a branch per lag. None divides by zero: r0 is above the floor, den < 0, and the
+# window's autocorrelation is positive at every lag searched (FeatureConfig keeps the
+# longest period under half the window); the quotients are the same
+@njit(cache=True, error_model="numpy")
 def _pitch_kernel(ac, wac, lag_min, lag_max, floor, threshold, sr, ratio):
     n_frames = ac.shape[0]
     f0 = np.zeros(n_frames)
@@ -91,7 +95,8 @@ def pitch(sp: Spectra, cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
     # irfft of a real, even spectrum is a DCT-I: a real transform, no complex copy; frame-major,
     # so each frame's transform and the kernel's lag search walk contiguous memory
     power = np.square(sp.mag_frames[kept])
-    ac = scipy.fft.dct(power, type=1, axis=1, overwrite_x=True)[:, : lag_max + 2]
+    ac = scipy.fft.dct(power, type=1, axis=1, overwrite_x=True)
+    ac = np.ascontiguousarray(ac[:, : lag_max + 2])  # the lags searched, at unit stride
     # without the 0 Hz bin (its term of the DCT-I is power[0] at every lag): a frame's mean is
     # not a periodicity, and a DC offset or a constant signal must not read as voiced (Praat
     # removes each frame's mean for the same reason)

@@ -204,24 +204,26 @@ class FeatureBank:
         frames (voice quality differs by phonation, as in eGeMAPS). The float64 rows in one
         call, the float32 balance rows (which stay float32) in another."""
         cfg = self.config
-        blocks: dict[str, tuple[np.ndarray, list[int], list[int]]] = {}  # rows, row, mode
+        rows: list[np.ndarray] = []  # the float64 rows, stacked
+        modes: list[int] = []  # which frames of each row
+        sizes: dict[str, int] = {}  # rows per group, in order
         if "pitch" in cfg.groups:
-            blocks["pitch"] = (np.stack([extra["f0"], extra["voicing"]]), [0, 1], [WHERE, ALL])
+            rows += [extra["f0"][None], extra["voicing"][None]]
+            modes += [WHERE, ALL]
+            sizes["pitch"] = 2
         for group in ("voice", "formants"):
             if group in cfg.groups:
-                n = len(extra[group])
-                blocks[group] = (extra[group], list(range(n)), [FINITE] * n)
+                rows.append(extra[group])
+                modes += [FINITE] * len(extra[group])
+                sizes[group] = len(extra[group])
         out = {}
-        if blocks:  # the float64 groups, stacked
-            names = list(blocks)
-            offsets = np.cumsum([0] + [len(blocks[g][0]) for g in names])
-            matrix = np.concatenate([blocks[g][0] for g in names])
-            rows = [o + r for g, o in zip(names, offsets, strict=False) for r in blocks[g][1]]
-            modes = [m for g in names for m in blocks[g][2]]
-            stats = functionals_where(matrix, rows, modes, voiced, cfg.percentiles, hop_s)
-            ends = np.cumsum([len(blocks[g][1]) for g in names])
-            out.update({g: part[:, cfg.statistic_index].ravel() for g, part in
-                        zip(names, np.split(stats, ends[:-1]), strict=True)})
+        if rows:
+            matrix = np.concatenate(rows)
+            stats = functionals_where(matrix, range(len(matrix)), modes, voiced,
+                                      cfg.percentiles, hop_s)[:, cfg.statistic_index]
+            ends = np.cumsum(list(sizes.values()))
+            out.update({g: part.ravel() for g, part in
+                        zip(sizes, np.split(stats, ends[:-1]), strict=True)})
         if "balance" in cfg.groups:
             split = list(BALANCE_SPLIT_IDX)
             stats = functionals_where(

@@ -147,10 +147,12 @@ def functionals_where(matrix: np.ndarray, rows, modes, mask: np.ndarray | None,
     :func:`functionals` gives for that row's chosen frames alone, zeros for none.
     """
     matrix = np.ascontiguousarray(_as_rows(matrix))
+    modes = np.asarray(modes, np.intp)
     if mask is None:
+        if np.isin(modes, (WHERE, WHERE_NOT)).any():
+            raise ValueError("a row summarised where a mask is (or is not) true needs the mask")
         mask = np.zeros(matrix.shape[1], np.bool_)
-    chosen, counts = _choose(matrix, np.asarray(rows, np.intp), np.asarray(modes, np.intp),
-                             np.asarray(mask, np.bool_))
+    chosen, counts = _choose(matrix, np.asarray(rows, np.intp), modes, np.asarray(mask, np.bool_))
     # numpy's sort, not numba's: vectorised, ~15x faster here; the NaN after each row's
     # chosen frames sort after them
     return _chosen_kernel(chosen, np.sort(chosen, axis=1), counts,

@@ -206,6 +206,8 @@ def test_rows_over_chosen_frames_give_each_rows_functionals_bit_for_bit():
                 assert np.array_equal(values, alone), dtype
         assert np.isnan(got[4, 0])  # the NaN frames of row 1 were chosen: they are summarised
         assert not functionals_where(matrix[:, :0], [0], [ALL], None, (50.0,), 0.01).any()
+    with pytest.raises(ValueError, match="needs the mask"):
+        functionals_where(matrix, [0], [WHERE], None, (50.0,), 0.01)
 
 
 def test_the_silence_gate_skips_only_frames_it_would_reject(signal):

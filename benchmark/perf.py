@@ -93,8 +93,9 @@ def _f0_readers() -> list[str]:
 def group_costs(paths: list[str], repeats: int = 3, cache_dir: str | None = None
                 ) -> dict[str, float]:
     """Milliseconds per file of each descriptor group alone (its STFT included) and of the
-    STFT alone, one core, audio decoded beforehand; best of ``repeats`` passes. Groups that
-    read F0 (:func:`_f0_readers`) each include the pitch tracker. With ``cache_dir``, also
+    STFT alone, one core, audio decoded beforehand; best of ``repeats`` passes, each timing
+    every row in turn. Groups that read F0 (:func:`_f0_readers`) each include the pitch
+    tracker. With ``cache_dir``, also
     ``cache write``: storing one file's features in a new cache there (a file created per
     entry, whose cost is the file system's, not the bank's)."""
     from threadpoolctl import threadpool_limits
@@ -113,16 +114,15 @@ def group_costs(paths: list[str], repeats: int = 3, cache_dir: str | None = None
         jobs[g] = lambda y, b=bank: b.extract(y, SR)
     bank = FeatureBank(cfg)
     jobs["default bank"] = lambda y: bank.extract(y, SR)
-    out = {}
+    best = dict.fromkeys(jobs, np.inf)
     with threadpool_limits(1, "blas"):
-        for name, fn in jobs.items():
-            best = np.inf
-            for _ in range(repeats):
+        for _ in range(repeats):  # every row once per pass: the machine's drift between
+            for name, fn in jobs.items():  # passes moves all rows alike, not the STFT's alone
                 t0 = time.perf_counter()
                 for y in signals:
                     fn(y)
-                best = min(best, time.perf_counter() - t0)
-            out[name] = round(1000 * best / len(signals), 3)
+                best[name] = min(best[name], time.perf_counter() - t0)
+    out = {name: round(1000 * t / len(signals), 3) for name, t in best.items()}
     if cache_dir is not None:
         from features.cache import Cache
 
@@ -351,8 +351,9 @@ def _write_readme(path: Path, record: dict, table: pd.DataFrame) -> None:
         lines += [
             "## What each descriptor group costs", "",
             "Milliseconds per file on one core (200 files, decoded beforehand, best of 3 "
-            "passes, memory kept between files as in a worker): each group alone with its "
-            "own STFT, so `ms over the STFT` is what the group adds. Groups that read F0 ("
+            "passes that each time every row in turn, memory kept between files as in a "
+            "worker): each group alone with its own STFT, so `ms over the STFT` is what the "
+            "group adds. Groups that read F0 ("
             + ", ".join(_f0_readers()) + ") each "
             "include the pitch tracker, which the bank runs once for all of them; the "
             "spectral envelope groups read it to summarise over voiced frames. `cache write`: "

@@ -233,7 +233,7 @@ def main(argv=None) -> int:
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--out", default="results/perf")
     ap.add_argument("--skip", default="", help="comma-separated measurements to skip")
-    ap.add_argument("--repeats", type=int, default=3,
+    ap.add_argument("--repeats", type=int, default=5,
                     help="runs of each short row (bank cold and warm, one file, the floor); "
                          "the median is reported, with the fastest and slowest")
     ap.add_argument("--measure", help=argparse.SUPPRESS)
@@ -255,7 +255,6 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     skip = set(filter(None, args.skip.split(",")))
-    results = []
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "manifest.csv"
         manifest.to_csv(csv, index=False)
@@ -274,20 +273,39 @@ def main(argv=None) -> int:
                 ("decode_stft_mel", "decode_stft_mel", "x", None, args.n_jobs, None, r),
                 ("naive_librosa", "naive_librosa", "x", None, args.n_jobs, None, 1),
                 ("opensmile", "opensmile", "x", None, args.n_jobs, None, 1)]
-        for name, what, cache, limit, jobs, env, runs in plan:
-            if name in skip:
-                continue
-            print(f"measuring {name} on {limit or len(manifest)} files"
-                  + (f", {runs} runs" if runs > 1 else "") + " ...", flush=True)
+        # the floor's runs alternate with the cold bank's, and their ratio is the median of
+        # the run-by-run ratios: each ratio is taken at one moment of this machine's drift
+        floor = "decode_stft_mel" if not {"bank_cold", "decode_stft_mel"} & skip else None
+        entries = {entry[0]: entry for entry in plan}
+
+        def run(entry, k):
+            name, what, cache, limit, jobs, env, _ = entry
             # a cold row's repeats each start from an empty cache of their own; the first
             # run's cache is the one a warm row then reads
-            row = _median_row([
-                _run_isolated(what, csv, Path(tmp) / (cache if k == 0 or name == "bank_warm"
-                                                      else f"{cache}-{k}"), jobs, limit, env)
-                for k in range(runs)])
-            row["name"] = name
-            print(f"  {row['seconds']:.2f} s, {row['files_per_s']:.0f} files/s", flush=True)
-            results.append(row)
+            folder = cache if k == 0 or name == "bank_warm" else f"{cache}-{k}"
+            return _run_isolated(what, csv, Path(tmp) / folder, jobs, limit, env)
+
+        by_name, pair_ratios = {}, []
+        for entry in plan:
+            name, limit, runs = entry[0], entry[3], entry[-1]
+            if name in skip or name == floor:
+                continue
+            print(f"measuring {name} on {limit or len(manifest)} files"
+                  + (f", {runs} runs" if runs > 1 else "")
+                  + (f", each followed by a run of {floor}" if name == "bank_cold" and floor
+                     else "") + " ...", flush=True)
+            done = {name: []} | ({floor: []} if name == "bank_cold" and floor else {})
+            for k in range(runs):
+                for what in done:
+                    done[what].append(run(entries[what], k))
+            for what, rows in done.items():
+                by_name[what] = {**_median_row(rows), "name": what}
+                print(f"  {what}: {by_name[what]['seconds']:.2f} s, "
+                      f"{by_name[what]['files_per_s']:.0f} files/s", flush=True)
+            if len(done) == 2:
+                pair_ratios = [f["seconds"] / b["seconds"]
+                               for b, f in zip(done[name], done[floor], strict=True)]
+        results = [by_name[entry[0]] for entry in plan if entry[0] in by_name]
         groups = None
         if "group_costs" not in skip:
             print("measuring the cost of each descriptor group on 200 files ...", flush=True)
@@ -299,13 +317,14 @@ def main(argv=None) -> int:
     ratios = {"naive_librosa / bank_cold": by.get("naive_librosa", np.nan) / by["bank_cold"]}
     if "opensmile" in by:
         ratios["opensmile / bank_cold"] = by["opensmile"] / by["bank_cold"]
-    if "decode_stft_mel" in by:  # the share of the floor the bank reaches: 1 is the floor
-        ratios["decode_stft_mel / bank_cold"] = by["decode_stft_mel"] / by["bank_cold"]
+    if pair_ratios:  # the share of the floor the bank reaches (1 is the floor), run by run
+        ratios["decode_stft_mel / bank_cold"] = float(np.median(pair_ratios))
     record = {"command": "make perf  (python -m benchmark.perf " + " ".join(
         a for a in (argv or sys.argv[1:])) + ")", "corpus": args.corpus,
         "files": len(manifest), "audio_hours": round(audio_s / 3600, 3), "n_jobs": args.n_jobs,
         "machine": _machine(), "results": results,
         "ratios": {k: round(float(v), 2) for k, v in ratios.items()},
+        "floor_ratio_runs": [round(v, 3) for v in pair_ratios],
         "group_ms_per_file": groups}
     (out / "perf.json").write_text(json.dumps(record, indent=2) + "\n")
     table.to_csv(out / "perf.csv", index=False)
@@ -344,8 +363,14 @@ def _write_readme(path: Path, record: dict, table: pd.DataFrame) -> None:
         "short rows, whose single runs sample this machine's drift more than the code.", "",
         table.to_markdown(index=False), "",
         "Ratios (seconds over bank_cold seconds, medians where repeated): " + ", ".join(
-            f"{k} = {v}" for k, v in record["ratios"].items()), "",
+            f"{k} = {v}" for k, v in record["ratios"].items()) + ".", "",
     ]
+    if record.get("floor_ratio_runs"):
+        lines += [
+            "The floor's runs alternate with bank_cold's (each right after one), and "
+            "`decode_stft_mel / bank_cold` is the median of the ratios of those pairs, each "
+            "taken at one moment of this machine's drift: " + ", ".join(
+                f"{v:.3f}" for v in record["floor_ratio_runs"]) + ".", ""]
     if record.get("group_ms_per_file"):
         g = record["group_ms_per_file"]
         lines += [

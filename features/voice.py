@@ -250,18 +250,6 @@ def perturbation(times: np.ndarray, amps: np.ndarray, seg: np.ndarray, sr: int,
 
 
 @njit(cache=True)
-def _compress(x, keep):
-    """``x[keep]`` (1-D), as a new array."""
-    out = np.empty(x.shape[0])
-    n = 0
-    for i in range(x.shape[0]):
-        if keep[i]:
-            out[n] = x[i]
-            n += 1
-    return out[:n]
-
-
-@njit(cache=True)
 def _perturbation_kernel(times, a, level_db, seg, sr, min_period, max_period):
     """:func:`perturbation` from pulse times, amplitudes ``a`` (floored at 1e-12), the dB
     ratio of each amplitude to the one before (``level_db``, computed by numpy's ``log10``)
@@ -289,8 +277,8 @@ def _perturbation_kernel(times, a, level_db, seg, sr, min_period, max_period):
         jump[i] = abs(p1 - p0)
     if pair.sum() < 2:
         return out
-    mean_p = reductions.mean(_compress(period, ok))
-    out[0] = reductions.mean(_compress(jump, pair)) / mean_p
+    mean_p = reductions.mean(period[ok])
+    out[0] = reductions.mean(jump[pair]) / mean_p
     if n >= 3:
         trip = np.empty(n - 2, np.bool_)
         dev = np.empty(n - 2)
@@ -299,7 +287,7 @@ def _perturbation_kernel(times, a, level_db, seg, sr, min_period, max_period):
             mid = period[i + 1]
             dev[i] = abs(mid - (period[i] + mid + period[i + 2]) / 3.0)
         if trip.any():
-            out[1] = reductions.mean(_compress(dev, trip)) / mean_p
+            out[1] = reductions.mean(dev[trip]) / mean_p
     apair = np.empty(n, np.bool_)
     step = np.empty(n)
     level = np.empty(n)
@@ -310,7 +298,6 @@ def _perturbation_kernel(times, a, level_db, seg, sr, min_period, max_period):
         step[i] = abs(a1 - a0)
         level[i] = abs(level_db[i])
     if apair.sum() >= 2:
-        out[2] = reductions.mean(_compress(step, apair)) / reductions.mean(_compress(a[:-1],
-                                                                                      apair))
-        out[3] = reductions.mean(_compress(level, apair))
+        out[2] = reductions.mean(step[apair]) / reductions.mean(a[:-1][apair])
+        out[3] = reductions.mean(level[apair])
     return out

@@ -1,14 +1,14 @@
 """The numba kernels that replaced numpy expressions give numpy's values to the bit: the
-reductions they share (features.reductions), and prosody and jitter/shimmer, each against the
-numpy expression of its definition. Equal bits keep every cached feature and committed table
-valid."""
+reductions they share (features.reductions), and jitter/shimmer against the numpy expression
+of its definition (prosody's: tests/test_balance_prosody.py). Equal bits keep every cached
+feature and committed table valid."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from features import prosody, reductions, voice
+from features import reductions, voice
 
 
 def _arrays(rng, lengths):
@@ -40,53 +40,6 @@ def test_a_left_to_right_sum_would_fail_this_test():
     plain = njit(lambda a: np.sum(a))
     rng = np.random.default_rng(1)
     assert any(plain(a) != np.sum(a) for a in _arrays(rng, range(100, 140)))
-
-
-def _prosody_reference(f0, loudness, hop_s):
-    """prosody's parameters as numpy expressions (its docstring's definitions)."""
-    st = prosody.semitones(f0)
-    voiced = ~np.isnan(st)
-    out = np.zeros(len(prosody.NAMES))
-
-    def mean_std(x):
-        return (np.mean(x), np.std(x)) if x.size else (0.0, 0.0)
-
-    def lengths(mask):
-        edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
-        return edges[1::2] - edges[::2]
-
-    if voiced.any():
-        v = st[voiced]
-        p20, p50, p80 = np.percentile(v, (20, 50, 80))
-        out[:6] = (v.mean(), v.std(), p20, p50, p80, p80 - p20)
-        rise, fall = prosody.movements(st, hop_s)
-        out[6:8], out[8:10] = mean_std(rise), mean_std(fall)
-    v_len = lengths(voiced)
-    out[10:12] = mean_std(v_len * hop_s)
-    out[12:14] = mean_std(lengths(~voiced) * hop_s)
-    duration = st.size * hop_s
-    if duration > 0:
-        out[14] = v_len.size / duration
-        smooth = np.convolve(loudness, np.ones(3) / 3.0, mode="same")
-        if smooth.size >= 3:
-            mid = smooth[1:-1]
-            peaks = (mid > smooth[:-2]) & (mid >= smooth[2:]) & (mid > np.median(smooth))
-            out[15] = np.count_nonzero(peaks) / duration
-    return out
-
-
-def test_prosody_equals_its_numpy_definition_to_the_bit():
-    rng = np.random.default_rng(2)
-    for _ in range(400):
-        n = int(rng.integers(0, 400))
-        hz = (150 + 50 * np.sin(np.arange(n) / rng.uniform(3, 30)) if rng.random() < 0.5
-              else rng.uniform(70, 400, n))
-        f0 = np.where(rng.random(n) < rng.random(), 0.0, hz)
-        loudness = rng.random(n) * rng.uniform(0.1, 10)
-        if rng.random() < 0.2:
-            loudness = np.round(loudness, 1)  # equal neighbours and medians
-        got = prosody.prosody(f0, loudness, 0.01)
-        assert got.tobytes() == _prosody_reference(f0, loudness, 0.01).tobytes(), n
 
 
 def _perturbation_reference(times, amps, seg, sr, f0_min, f0_max):

@@ -81,6 +81,10 @@ CHUNKED = {"naive_librosa": _naive_chunk, "opensmile": _opensmile_chunk,
            "decode_stft_mel": _floor_chunk}
 
 
+#: The group-cost table: files timed, and passes over them (the best pass is kept).
+GROUP_FILES, GROUP_PASSES = 200, 3
+
+
 def _f0_readers() -> list[str]:
     """The groups that run the pitch tracker in the default bank, in ``GROUPS`` order."""
     from features import GROUPS, FeatureConfig
@@ -90,7 +94,7 @@ def _f0_readers() -> list[str]:
     return [g for g in GROUPS if g in reads]
 
 
-def group_costs(paths: list[str], repeats: int = 3, cache_dir: str | None = None
+def group_costs(paths: list[str], repeats: int = GROUP_PASSES, cache_dir: str | None = None
                 ) -> dict[str, float]:
     """Milliseconds per file of each descriptor group alone (its STFT included) and of the
     STFT alone, one core, audio decoded beforehand; best of ``repeats`` passes, each timing
@@ -308,8 +312,10 @@ def main(argv=None) -> int:
         results = [by_name[entry[0]] for entry in plan if entry[0] in by_name]
         groups = None
         if "group_costs" not in skip:
-            print("measuring the cost of each descriptor group on 200 files ...", flush=True)
-            groups = _run_isolated("group_costs", csv, Path(tmp) / "x", 1, 200)["ms_per_file"]
+            print(f"measuring the cost of each descriptor group on {GROUP_FILES} files ...",
+                  flush=True)
+            groups = _run_isolated("group_costs", csv, Path(tmp) / "x", 1,
+                                   GROUP_FILES)["ms_per_file"]
     audio_s = float(manifest["duration_s"].sum())
     table = pd.DataFrame(results)
     table["x_real_time"] = (audio_s * table["files"] / len(manifest) / table["seconds"]).round(0)
@@ -375,10 +381,10 @@ def _write_readme(path: Path, record: dict, table: pd.DataFrame) -> None:
         g = record["group_ms_per_file"]
         lines += [
             "## What each descriptor group costs", "",
-            "Milliseconds per file on one core (200 files, decoded beforehand, best of 3 "
-            "passes that each time every row in turn, memory kept between files as in a "
-            "worker): each group alone with its own STFT, so `ms over the STFT` is what the "
-            "group adds. Groups that read F0 ("
+            f"Milliseconds per file on one core ({GROUP_FILES} files, decoded beforehand, best "
+            f"of {GROUP_PASSES} passes that each time every row in turn, memory kept between "
+            "files as in a worker): each group alone with its own STFT, so `ms over the STFT` "
+            "is what the group adds. Groups that read F0 ("
             + ", ".join(_f0_readers()) + ") each "
             "include the pitch tracker, which the bank runs once for all of them; the "
             "spectral envelope groups read it to summarise over voiced frames. `cache write`: "
